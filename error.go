@@ -43,20 +43,31 @@ type Error struct {
 // verb in format keeps the cause reachable through errors.Is and errors.As.
 func Errorf(code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+	cause := errors.Unwrap(err)
+	if _, ok := err.(interface{ Unwrap() []error }); ok {
+		cause = err // several %w: keep them all reachable
+	}
+	return &Error{Code: code, Message: err.Error(), Err: cause}
 }
 
 // Error implements error.
 func (e *Error) Error() string {
 	if len(e.Details) == 1 {
 		d := e.Details[0]
-		if d.Field != "" {
+		switch {
+		case d.Field == "" && d.Reason == e.Message:
+			return e.Message // a detail that only repeats the message, to carry an index
+		case d.Field != "":
 			return fmt.Sprintf("%s: %s: %s", e.Message, d.Field, d.Reason)
 		}
 		return fmt.Sprintf("%s: %s", e.Message, d.Reason)
 	}
 	if len(e.Details) > 1 {
-		return fmt.Sprintf("%s (%d problems, first: %s: %s)", e.Message, len(e.Details), e.Details[0].Field, e.Details[0].Reason)
+		d := e.Details[0]
+		if d.Field != "" {
+			return fmt.Sprintf("%s (%d problems, first: %s: %s)", e.Message, len(e.Details), d.Field, d.Reason)
+		}
+		return fmt.Sprintf("%s (%d problems, first: %s)", e.Message, len(e.Details), d.Reason)
 	}
 	return e.Message
 }

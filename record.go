@@ -28,16 +28,18 @@ type Timings struct {
 
 // Enrichment is the "enrichment" member of an enriched record (DESIGN.md
 // §2.2). A stage that is not built or did not run leaves its fields empty,
-// and they are omitted: nothing is ever filled with a placeholder.
+// and they are omitted: nothing is ever filled with a placeholder. Evidence
+// is omitted only when nil (omitzero): an empty list from a classifier that
+// ran is written as [].
 type Enrichment struct {
 	Embedding         []float32 `json:"embedding,omitempty"`
 	EmbeddingModel    string    `json:"embedding_model,omitempty"`
 	Intent            string    `json:"intent,omitempty"`
 	IntentConfidence  *float64  `json:"intent_confidence,omitempty"`
-	IntentEvidence    []string  `json:"intent_evidence,omitempty"`
+	IntentEvidence    []string  `json:"intent_evidence,omitzero"`
 	Urgency           Urgency   `json:"urgency,omitempty"`
 	UrgencyConfidence *float64  `json:"urgency_confidence,omitempty"`
-	UrgencyEvidence   []string  `json:"urgency_evidence,omitempty"`
+	UrgencyEvidence   []string  `json:"urgency_evidence,omitzero"`
 	Summary           string    `json:"summary,omitempty"`
 	SummaryMethod     string    `json:"summary_method,omitempty"`
 	SummaryModel      string    `json:"summary_model,omitempty"`
@@ -71,12 +73,15 @@ type Record struct {
 	Enrichment Enrichment
 }
 
-// MarshalJSON writes the ticket's fields followed by "enrichment".
+// MarshalJSON writes the ticket's fields followed by "enrichment". An
+// "enrichment" member the raw ticket carried (a record fed in again) is
+// replaced, not repeated: a name given twice is invalid for ParseTicket and
+// ambiguous for every other reader.
 func (r Record) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	w := objectWriter{buf: &b}
 	w.open()
-	r.Ticket.writeFields(&w)
+	r.Ticket.writeFields(&w, true)
 	w.field("enrichment", r.Enrichment)
 	return w.close()
 }

@@ -3,7 +3,9 @@ package enricher
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -112,7 +114,9 @@ type Ticket struct {
 	// was given.
 	Priority Urgency
 	// PriorityRaw is the priority exactly as given ("" when absent), kept
-	// because normalization loses information people may search for.
+	// because normalization loses information people may search for. It is
+	// written as "priority_raw" when it differs from Priority, and read back
+	// from that member, so that a record fed in again keeps its original.
 	PriorityRaw string
 	// CreatedAt is in Unix seconds, whichever form the input used.
 	CreatedAt  int64
@@ -171,11 +175,17 @@ func ParseTicket(data []byte) (Ticket, error) {
 	}
 	members, err := decodeObject(data)
 	if err != nil {
-		return Ticket{}, &Error{Code: EINVALIDTICKET, Message: "invalid ticket", Details: []Detail{{Reason: err.Error()}}, Err: err}
+		d := Detail{Reason: err.Error()}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			d = Detail{Field: fe.field, Reason: fe.reason}
+		}
+		return Ticket{}, &Error{Code: EINVALIDTICKET, Message: "invalid ticket", Details: []Detail{d}, Err: err}
 	}
 	var (
-		t    Ticket
-		errs []Detail
+		t      Ticket
+		errs   []Detail
+		rawPri string
 	)
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, Detail{Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -210,6 +220,12 @@ func ParseTicket(data []byte) (Ticket, error) {
 				break
 			}
 			t.Priority = NormalizePriority(t.PriorityRaw)
+		case "priority_raw":
+			// Written by MarshalJSON when normalization changed the value:
+			// reading it back makes ParseTicket(Marshal(t)) equal t.
+			if !isNull(m.Value) && decodeString(m.Value, &rawPri) != nil {
+				bad("priority_raw", "must be a string (the priority as originally given)")
+			}
 		case "created_at":
 			ts, reason := parseCreatedAt(m.Value)
 			if reason != "" {
@@ -232,6 +248,9 @@ func ParseTicket(data []byte) (Ticket, error) {
 		default:
 			t.Extra = append(t.Extra, m)
 		}
+	}
+	if rawPri != "" {
+		t.PriorityRaw = rawPri
 	}
 	for _, f := range []string{"ticket_id", "created_at", "customer_id"} {
 		if !seen[f] {
@@ -264,7 +283,15 @@ func parseCreatedAt(v json.RawMessage) (int64, string) {
 		if err != nil {
 			return 0, fmt.Sprintf("%s; %q is not RFC 3339", want, truncate(s, 40))
 		}
-		return ts.Unix(), ""
+		// The same range as integers, so that the stored seconds read back.
+		switch n := ts.Unix(); {
+		case n < 0:
+			return 0, fmt.Sprintf("must not be before 1970-01-01T00:00:00Z, got %q", truncate(s, 40))
+		case n > maxReasonableUnix:
+			return 0, fmt.Sprintf("must not be after 9999-12-31T23:59:59Z, got %q", truncate(s, 40))
+		default:
+			return n, ""
+		}
 	default:
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
@@ -285,8 +312,15 @@ func parseCreatedAt(v json.RawMessage) (int64, string) {
 }
 
 func parseMetadata(v json.RawMessage) (*Metadata, []Detail) {
+	if len(v) > 0 && v[0] != '{' {
+		return nil, []Detail{{Field: "metadata", Reason: "must be an object with source, language and tags, got " + describeValue(v)}}
+	}
 	members, err := decodeObject(v)
 	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, []Detail{{Field: "metadata." + fe.field, Reason: fe.reason}}
+		}
 		return nil, []Detail{{Field: "metadata", Reason: "must be an object: " + err.Error()}}
 	}
 	var (
@@ -304,15 +338,42 @@ func parseMetadata(v json.RawMessage) (*Metadata, []Detail) {
 				errs = append(errs, Detail{Field: "metadata.language", Reason: "must be a string"})
 			}
 		case "tags":
-			if !isNull(m.Value) && json.Unmarshal(m.Value, &md.Tags) != nil {
+			if isNull(m.Value) {
+				break
+			}
+			tags, ok := parseTags(m.Value)
+			if !ok {
 				errs = append(errs, Detail{Field: "metadata.tags", Reason: "must be an array of strings"})
 			}
+			md.Tags = tags
 		default:
 			md.Extra = append(md.Extra, m)
 		}
 	}
 	return &md, errs
 }
+
+// parseTags decodes an array of strings; json.Unmarshal alone would turn a
+// null element into "" and so accept a tag that is not a string.
+func parseTags(v json.RawMessage) ([]string, bool) {
+	var elems []json.RawMessage
+	if len(v) == 0 || v[0] != '[' || json.Unmarshal(v, &elems) != nil {
+		return nil, false
+	}
+	tags := make([]string, len(elems))
+	for i, e := range elems {
+		if decodeString(e, &tags[i]) != nil {
+			return nil, false
+		}
+	}
+	return tags, true
+}
+
+// fieldError is a decoding error that belongs to one member, so that the
+// detail can name it.
+type fieldError struct{ field, reason string }
+
+func (e *fieldError) Error() string { return e.reason + " (field " + strconv.Quote(e.field) + ")" }
 
 // decodeObject reads data as exactly one JSON object and returns its members
 // in order, rejecting duplicate names (which encoding/json would silently
@@ -336,7 +397,7 @@ func decodeObject(data []byte) ([]Field, error) {
 		}
 		name := tok.(string) // inside an object, Token always yields a string key or an error
 		if seen[name] {
-			return nil, fmt.Errorf("duplicate field %q", name)
+			return nil, &fieldError{field: name, reason: "appears more than once; each field may be given only once"}
 		}
 		seen[name] = true
 		var v json.RawMessage
@@ -353,7 +414,9 @@ func decodeObject(data []byte) ([]Field, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %s", jsonReason(err))
 	}
-	if _, err := dec.Token(); err == nil {
+	// Anything but the end of input is an error: a Token error here is
+	// garbage such as "}" or "x" after the object, not a clean end.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("unexpected data after the JSON object")
 	}
 	return members, nil
@@ -384,6 +447,23 @@ func describeToken(tok any) string {
 	return fmt.Sprintf("%v", tok)
 }
 
+// describeValue names the kind of a valid JSON value for error messages.
+func describeValue(v json.RawMessage) string {
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
 func isNull(v json.RawMessage) bool { return string(v) == "null" }
 
 func decodeString(v json.RawMessage, s *string) error {
@@ -410,11 +490,14 @@ func (t Ticket) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	w := objectWriter{buf: &b}
 	w.open()
-	t.writeFields(&w)
+	t.writeFields(&w, false)
 	return w.close()
 }
 
-func (t Ticket) writeFields(w *objectWriter) {
+// writeFields writes the ticket's members. With inRecord, an unknown field
+// named "enrichment" is left out: a Record replaces the enrichment the input
+// carried with its own, rather than writing the name twice.
+func (t Ticket) writeFields(w *objectWriter, inRecord bool) {
 	w.field("ticket_id", t.ID)
 	w.field("subject", t.Subject)
 	w.field("body", t.Body)
@@ -427,10 +510,18 @@ func (t Ticket) writeFields(w *objectWriter) {
 	w.field("created_at", t.CreatedAt)
 	w.field("customer_id", t.CustomerID)
 	if t.Metadata != nil {
-		w.field("metadata", t.Metadata)
+		// Not w.field: json.Marshal would re-encode the metadata's preserved
+		// members with HTML escaping, so they would no longer be verbatim.
+		data, err := t.Metadata.MarshalJSON()
+		if err != nil && w.err == nil {
+			w.err = fmt.Errorf("marshal metadata: %w", err)
+		}
+		w.raw("metadata", data)
 	}
 	for _, f := range t.Extra {
-		w.raw(f.Name, f.Value)
+		if !inRecord || f.Name != "enrichment" {
+			w.rawValue(f.Name, f.Value)
+		}
 	}
 }
 
@@ -450,7 +541,7 @@ func (m *Metadata) MarshalJSON() ([]byte, error) {
 		w.field("tags", m.Tags)
 	}
 	for _, f := range m.Extra {
-		w.raw(f.Name, f.Value)
+		w.rawValue(f.Name, f.Value)
 	}
 	return w.close()
 }
@@ -476,6 +567,20 @@ func (w *objectWriter) field(name string, v any) {
 		return
 	}
 	w.raw(name, data)
+}
+
+// rawValue writes a preserved value compacted, so that a Ticket built by
+// hand with an indented or invalid value still yields one line of valid JSON.
+func (w *objectWriter) rawValue(name string, v json.RawMessage) {
+	if w.err != nil {
+		return
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, v); err != nil {
+		w.err = fmt.Errorf("marshal %s: %w", name, err)
+		return
+	}
+	w.raw(name, c.Bytes())
 }
 
 func (w *objectWriter) raw(name string, v json.RawMessage) {
