@@ -171,7 +171,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		})
 	}
 	log.Info("worker started", "concurrency", cfg.Concurrency, "batch_size", cfg.BatchSize,
-		"poll_wait", cfg.PollWait, "visibility", cfg.Visibility, "max_attempts", cfg.MaxAttempts)
+		"poll_wait", cfg.PollWait.String(), "visibility", cfg.Visibility.String(), "max_attempts", cfg.MaxAttempts)
 
 	failures := 0
 	for {
