@@ -71,6 +71,14 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 // loadClassifier returns the classifier of the built-in taxonomy, or of the
 // file named by path.
 func loadClassifier(path string) (*classify.Classifier, error) {
+	tax, err := loadTaxonomy(path)
+	if err != nil {
+		return nil, err
+	}
+	return classify.New(tax)
+}
+
+func loadTaxonomy(path string) (*classify.Taxonomy, error) {
 	var (
 		tax *classify.Taxonomy
 		err error
@@ -83,7 +91,7 @@ func loadClassifier(path string) (*classify.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load taxonomy: %w", err)
 	}
-	return classify.New(tax)
+	return tax, nil
 }
 
 func env(name, def string) string {
