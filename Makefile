@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNotification$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzPostTickets$$' -fuzztime $(FUZZTIME) ./httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ml/safetensors
+	$(GO) test -run '^$$' -fuzz '^FuzzWordPiece$$' -fuzztime $(FUZZTIME) ./ml/tokenizer
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
