@@ -274,19 +274,7 @@ func jsonKind(v json.RawMessage) string {
 	if len(v) == 0 {
 		return "nothing"
 	}
-	switch v[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
+	return describeValue(v)
 }
 
 // truncateJSON quotes a short prefix of a JSON value for error messages, so

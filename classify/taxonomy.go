@@ -353,21 +353,8 @@ func (in Intent) validate(fallback bool) error {
 	seen := map[string]string{}
 	for g, grp := range in.Keywords {
 		where := fmt.Sprintf("keywords[%d]", g)
-		if err := checkWeight(grp.Weight); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		if len(grp.Phrases) == 0 {
-			return fmt.Errorf("%s: phrases must not be empty", where)
-		}
-		for _, p := range grp.Phrases {
-			key, err := keywordKey(p)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			if prev, dup := seen[key]; dup {
-				return fmt.Errorf("%s: phrase %q duplicates %q (same words after normalization)", where, p, prev)
-			}
-			seen[key] = p
+		if err := checkPhrases(where, grp.Weight, grp.Phrases, seen); err != nil {
+			return err
 		}
 	}
 	if len(seen) == 0 && !fallback {
@@ -525,22 +512,8 @@ func (u UrgencyRules) validate(intents map[string]int) error {
 		if s.Negatable && s.Level != enricher.Critical && s.Level != enricher.High {
 			return fmt.Errorf("%s: negatable applies only to levels critical and high, got %q", where, s.Level)
 		}
-		if err := checkWeight(s.Weight); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		if len(s.Phrases) == 0 {
-			return fmt.Errorf("%s: phrases must not be empty", where)
-		}
-		for _, p := range s.Phrases {
-			key, err := keywordKey(p)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-			// One phrase, one meaning: a phrase listed twice would count twice.
-			if prev, dup := seen[key]; dup {
-				return fmt.Errorf("%s: phrase %q duplicates %q (same words after normalization)", where, p, prev)
-			}
-			seen[key] = p
+		if err := checkPhrases(where, s.Weight, s.Phrases, seen); err != nil {
+			return err
 		}
 	}
 	for i, f := range u.Floors {
@@ -578,6 +551,30 @@ func (u UrgencyRules) validate(intents map[string]int) error {
 		return fmt.Errorf("strong_evidence must be in (0, 100], got %v", u.StrongEvidence)
 	case !inRange(u.ConfidenceScale, 0, 100) || u.ConfidenceScale == 0:
 		return fmt.Errorf("confidence_scale must be in (0, 100], got %v", u.ConfidenceScale)
+	}
+	return nil
+}
+
+// checkPhrases validates one weighted group of phrases. seen maps each
+// phrase's normalized words to its first spelling across the groups that
+// share it: one phrase, one meaning, since a phrase listed twice would
+// count twice.
+func checkPhrases(where string, weight float64, phrases []string, seen map[string]string) error {
+	if err := checkWeight(weight); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if len(phrases) == 0 {
+		return fmt.Errorf("%s: phrases must not be empty", where)
+	}
+	for _, p := range phrases {
+		key, err := keywordKey(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if prev, dup := seen[key]; dup {
+			return fmt.Errorf("%s: phrase %q duplicates %q (same words after normalization)", where, p, prev)
+		}
+		seen[key] = p
 	}
 	return nil
 }
