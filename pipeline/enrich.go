@@ -21,12 +21,17 @@ type Classifier interface {
 	Classify(ctx context.Context, t enricher.Ticket) (enricher.Classification, error)
 }
 
-// Enricher runs the enrichment stages on a ticket. A stage runs when its
-// dependency is set (today only Classifier); a stage that is not configured
+// Enricher runs the enrichment stages on a ticket, in the order of DESIGN.md
+// §1: embed, then classify. A stage runs when its dependency is set; a stage that is not configured
 // or not built yet leaves its fields and its timing absent from the record,
 // never filled with a placeholder (DESIGN.md §2.2).
 type Enricher struct {
-	Classifier Classifier
+	// Embedder computes the ticket's embedding; wrap the model in a
+	// Batcher so that concurrent tickets share its batches.
+	Embedder Embedder
+	// EmbeddingModel names the embedding model in every record.
+	EmbeddingModel string
+	Classifier     Classifier
 	// ModelVersion is recorded in every record, so that results can be
 	// traced to the models that produced them and reprocessed when they
 	// change.
@@ -47,6 +52,20 @@ type stage struct {
 
 func (e *Enricher) stages() []stage {
 	var s []stage
+	if e.Embedder != nil {
+		s = append(s, stage{
+			name: "embed",
+			run: func(ctx context.Context, t enricher.Ticket, en *enricher.Enrichment) error {
+				vecs, err := e.Embedder.Embed(ctx, []string{t.Text()})
+				if err != nil {
+					return err
+				}
+				en.Embedding, en.EmbeddingModel = vecs[0], e.EmbeddingModel
+				return nil
+			},
+			timing: func(tm *enricher.Timings) **float64 { return &tm.Embedding },
+		})
+	}
 	if e.Classifier != nil {
 		s = append(s, stage{
 			name: "classify",

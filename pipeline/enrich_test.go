@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,39 @@ func TestEnricher_Enrich(t *testing.T) {
 		}
 	})
 
+	t.Run("embedding stage", func(t *testing.T) {
+		emb := &textEmbedder{}
+		e := &pipeline.Enricher{Embedder: emb, EmbeddingModel: "test/mini", Classifier: fakeClassifier{},
+			Now: stepClock(t0, 250*time.Microsecond)}
+		rec, err := e.Enrich(context.Background(), ticket)
+		if err != nil {
+			t.Fatalf("Enrich: %v", err)
+		}
+		en := rec.Enrichment
+		if want := []string{ticket.Text()}; !reflect.DeepEqual(emb.got, want) {
+			t.Errorf("embedded %q, want the ticket text %q", emb.got, want)
+		}
+		if want := []float32{float32(len(ticket.Text())), 1}; !reflect.DeepEqual(en.Embedding, want) || en.EmbeddingModel != "test/mini" {
+			t.Errorf("got embedding %v from %q, want %v from test/mini", en.Embedding, en.EmbeddingModel, want)
+		}
+		// Readings: start, embed begin/end, classify begin/end, end.
+		if en.TimingsMS.Embedding == nil || *en.TimingsMS.Embedding != 0.25 || en.TimingsMS.Total != 1.25 {
+			t.Errorf("got embedding timing %v total %v, want 0.25 and 1.25", en.TimingsMS.Embedding, en.TimingsMS.Total)
+		}
+		item, _ := json.Marshal(rec.Item())
+		if strings.Contains(string(item), "embedding") {
+			t.Errorf("table item %s carries the embedding, want it only in the record", item)
+		}
+	})
+
+	t.Run("embedding error", func(t *testing.T) {
+		cause := errors.New("model not loaded")
+		e := &pipeline.Enricher{Embedder: &textEmbedder{err: cause}, Classifier: fakeClassifier{}}
+		if _, err := e.Enrich(context.Background(), ticket); !errors.Is(err, cause) {
+			t.Fatalf("got error %v, want it to wrap %v", err, cause)
+		}
+	})
+
 	t.Run("no stages", func(t *testing.T) {
 		e := &pipeline.Enricher{ModelVersion: "none", Now: stepClock(t0, time.Millisecond)}
 		rec, err := e.Enrich(context.Background(), ticket)
@@ -164,4 +198,22 @@ func ExampleEnricher_Enrich() {
 	//     "total": 0.9
 	//   }
 	// }
+}
+
+// textEmbedder embeds a text as [len(text), 1] and remembers what it saw.
+type textEmbedder struct {
+	got []string
+	err error
+}
+
+func (e *textEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	e.got = append(e.got, texts...)
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = []float32{float32(len(t)), 1}
+	}
+	return out, nil
 }
