@@ -45,7 +45,7 @@ func runEnrich(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	e := &pipeline.Enricher{Classifier: classifier, ModelVersion: classifier.Version()}
-	return enrichStream(ctx, e, in, io.out, newProgress(io.err, "enrich "+name, -1))
+	return enrichStream(ctx, e, in, io.out, 1, newProgress(io.err, "enrich "+name, -1))
 }
 
 // recordEnricher is what enrichStream needs of the pipeline.
@@ -66,40 +66,65 @@ type errorBody struct {
 	Details []enricher.Detail `json:"details,omitempty"`
 }
 
-// enrichStream enriches tickets one at a time from in to out, so memory does
-// not grow with the input. It returns errInput when any ticket was invalid.
-func enrichStream(ctx context.Context, e recordEnricher, in io.Reader, out io.Writer, p *progress) error {
+// enrichStream enriches tickets from in to out, up to workers at a time so
+// that a model's micro-batcher can fill its batches, and writes the results
+// in input order. At most a fixed window of tickets is in memory, so memory
+// does not grow with the input. It returns errInput when any ticket was
+// invalid.
+func enrichStream(ctx context.Context, e recordEnricher, in io.Reader, out io.Writer, workers int, p *progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		line any
+		bad  bool
+	}
+	// order carries one future per ticket in input order; its capacity is
+	// the window of tickets read ahead of the writer.
+	order := make(chan chan result, 4*workers)
+	sem := make(chan struct{}, workers)
+	sc := enricher.NewTicketScanner(in)
+	go func() {
+		defer close(order)
+		for sc.Scan() {
+			raw := sc.Ticket()
+			res := make(chan result, 1)
+			select {
+			case order <- res:
+			case <-ctx.Done():
+				return
+			}
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				rec, err := enrichRaw(ctx, e, raw)
+				if err != nil {
+					res <- result{bad: true, line: errorLine{TicketID: ticketIDOf(raw.Data, err), Index: raw.Index, Error: errorBody{
+						Code: enricher.ErrorCode(err), Message: enricher.ErrorMessage(err), Details: enricher.ErrorDetails(err)}}}
+					return
+				}
+				res <- result{line: rec}
+			}()
+		}
+	}()
+
 	w := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	sc := enricher.NewTicketScanner(in)
 	bad := 0
-	for sc.Scan() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		raw := sc.Ticket()
-		err := raw.Err
-		var rec enricher.Record
-		if err == nil {
-			var t enricher.Ticket
-			if t, err = enricher.ParseTicket(raw.Data); err == nil {
-				rec, err = e.Enrich(ctx, t)
-			}
-		}
-		if err != nil {
+	for res := range order {
+		r := <-res
+		if r.bad {
 			bad++
-			line := errorLine{TicketID: ticketIDOf(raw.Data, err), Index: raw.Index, Error: errorBody{
-				Code: enricher.ErrorCode(err), Message: enricher.ErrorMessage(err), Details: enricher.ErrorDetails(err)}}
-			if encErr := enc.Encode(line); encErr != nil {
-				return fmt.Errorf("write output: %w", encErr)
-			}
-		} else if err := enc.Encode(rec); err != nil {
+		}
+		if err := enc.Encode(r.line); err != nil {
 			return fmt.Errorf("write output: %w", err)
 		}
 		p.add(1)
 	}
 	p.done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -110,6 +135,17 @@ func enrichStream(ctx context.Context, e recordEnricher, in io.Reader, out io.Wr
 		return fmt.Errorf("%d invalid tickets: %w", bad, errInput)
 	}
 	return nil
+}
+
+func enrichRaw(ctx context.Context, e recordEnricher, raw enricher.RawTicket) (enricher.Record, error) {
+	if raw.Err != nil {
+		return enricher.Record{}, raw.Err
+	}
+	t, err := enricher.ParseTicket(raw.Data)
+	if err != nil {
+		return enricher.Record{}, err
+	}
+	return e.Enrich(ctx, t)
 }
 
 // ticketIDOf finds the id of a ticket that failed, from its error details or
