@@ -56,6 +56,7 @@ func commands() []command {
 		{"enrich", "enrich tickets from a file or stdin to JSON Lines, no service needed", runEnrich},
 		{"upload", "send tickets to a running service", runUpload},
 		{"eval", "accuracy and confusion matrices of intent and urgency on a labeled file", runEval},
+		{"models", "download (pinned, SHA-256 verified), list and verify the model files", runModels},
 	}
 }
 
