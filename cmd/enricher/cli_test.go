@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -54,7 +55,7 @@ func TestRunEnrich(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, tt.stdin, "enrich")
+			code, stdout, stderr := runCLI(t, tt.stdin, "enrich", "--embeddings=false")
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr %s", code, tt.wantCode, stderr)
 			}
@@ -91,13 +92,57 @@ func TestRunEnrich(t *testing.T) {
 		})
 	}
 	t.Run("error names the field", func(t *testing.T) {
-		_, stdout, _ := runCLI(t, bad, "enrich")
+		_, stdout, _ := runCLI(t, bad, "enrich", "--embeddings=false")
 		for _, want := range []string{`"code":"invalid_ticket"`, `"field":"created_at"`, `"field":"body"`} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("error line lacks %s: %s", want, stdout)
 			}
 		}
 	})
+}
+
+// TestRunEnrich_Embeddings runs enrich with the real all-MiniLM-L6-v2 from
+// the model cache (MODEL_CACHE_DIR; `make test` fills it).
+func TestRunEnrich_Embeddings(t *testing.T) {
+	mustModelCache(t)
+	const ticket = `{"ticket_id":"T1","subject":"Cannot log in","body":"reset link expired","created_at":1767534579,"customer_id":"C1"}`
+	code, stdout, stderr := runCLI(t, ticket+"\n"+strings.Replace(ticket, "T1", "T2", 1), "enrich")
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr %s", code, stderr)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var rec struct {
+			Enrichment struct {
+				Embedding      []float32          `json:"embedding"`
+				EmbeddingModel string             `json:"embedding_model"`
+				Timings        map[string]float64 `json:"timings_ms"`
+			} `json:"enrichment"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		e := rec.Enrichment
+		var norm float64
+		for _, v := range e.Embedding {
+			norm += float64(v) * float64(v)
+		}
+		if len(e.Embedding) != 384 || norm < 0.999 || norm > 1.001 || e.EmbeddingModel != embeddingModelID {
+			t.Errorf("line %d: embedding of %d dims, norm² %.4f, model %q; want 384 unit-length dims from %s", i, len(e.Embedding), norm, e.EmbeddingModel, embeddingModelID)
+		}
+		if _, ok := e.Timings["embedding"]; !ok {
+			t.Errorf("line %d: timings_ms lacks embedding: %v", i, e.Timings)
+		}
+	}
+}
+
+// mustModelCache fails the test unless the embedding model is in the cache
+// named by MODEL_CACHE_DIR: the test is about the real model, and a skip
+// would hide that it did not run.
+func mustModelCache(t *testing.T) {
+	t.Helper()
+	if os.Getenv("MODEL_CACHE_DIR") == "" {
+		t.Fatal("MODEL_CACHE_DIR is not set: run the tests with `make test`, which puts all-MiniLM-L6-v2 in .cache/models, or set it to a cache filled by `enricher models pull`")
+	}
 }
 
 func TestRunEval(t *testing.T) {

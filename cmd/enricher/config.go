@@ -39,7 +39,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxMessages, "max-messages", envInt("SQS_MAX_MESSAGES", 10), "messages per queue receive, 1-10 (env SQS_MAX_MESSAGES)")
 	fs.DurationVar(&c.visibilityTimeout, "visibility-timeout", envSeconds("SQS_VISIBILITY_TIMEOUT", 300), "how long a received ticket stays hidden before it is redelivered (env SQS_VISIBILITY_TIMEOUT, seconds)")
 	fs.IntVar(&c.maxReceives, "max-receives", envInt("MAX_RECEIVE_COUNT", 5), "deliveries of a failing message before it is dead-lettered (env MAX_RECEIVE_COUNT)")
-	fs.IntVar(&c.workers, "workers", envInt("WORKER_CONCURRENCY", 2), "tickets enriched at once (env WORKER_CONCURRENCY)")
+	fs.IntVar(&c.workers, "workers", envInt("WORKER_CONCURRENCY", 16), "tickets enriched at once; they share the model's batches (env WORKER_CONCURRENCY)")
 	fs.StringVar(&c.taxonomy, "taxonomy", env("TAXONOMY_FILE", ""), "JSON taxonomy file replacing the built-in intents and keywords (env TAXONOMY_FILE)")
 }
 

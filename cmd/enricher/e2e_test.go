@@ -210,6 +210,7 @@ func ticketIDs(t *testing.T, data []byte) []string {
 // TestServe_UploadLabeled is the newcomer's path: start the service, upload
 // the 160 labeled tickets with `enricher upload`, and read them back enriched.
 func TestServe_UploadLabeled(t *testing.T) {
+	mustModelCache(t)
 	labeled := mustLabeled(t)
 	ids := ticketIDs(t, labeled)
 	srv := startServer(t, t.TempDir())
@@ -222,7 +223,12 @@ func TestServe_UploadLabeled(t *testing.T) {
 		t.Fatalf("upload printed %q, want it to contain %q", out, want)
 	}
 
-	got := waitEnriched(t, srv.url, ids, 60*time.Second)
+	got := waitEnriched(t, srv.url, ids, 120*time.Second)
+	if resp, err := http.Get(srv.url + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after enrichment: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, id := range ids {
 		var rec map[string]json.RawMessage
 		if err := json.Unmarshal(got[id].Record, &rec); err != nil {
@@ -235,12 +241,16 @@ func TestServe_UploadLabeled(t *testing.T) {
 		if err := json.Unmarshal(rec["enrichment"], &e); err != nil {
 			t.Fatalf("ticket %s: enrichment: %v", id, err)
 		}
-		for _, k := range []string{"intent", "intent_confidence", "intent_evidence", "urgency", "urgency_confidence", "urgency_evidence", "processed_at", "model_version", "timings_ms"} {
+		for _, k := range []string{"embedding", "embedding_model", "intent", "intent_confidence", "intent_evidence", "urgency", "urgency_confidence", "urgency_evidence", "processed_at", "model_version", "timings_ms"} {
 			if _, ok := e[k]; !ok {
 				t.Errorf("ticket %s: enrichment lacks %q", id, k)
 			}
 		}
-		for _, k := range []string{"embedding", "summary", "summary_method"} {
+		var vec []float32
+		if err := json.Unmarshal(e["embedding"], &vec); err != nil || len(vec) != 384 {
+			t.Errorf("ticket %s: embedding has %d dims (%v), want 384", id, len(vec), err)
+		}
+		for _, k := range []string{"summary", "summary_method"} {
 			if _, ok := e[k]; ok {
 				t.Errorf("ticket %s: enrichment has %q, a stage that is not built", id, k)
 			}
@@ -298,6 +308,7 @@ func TestServe_UploadLabeled(t *testing.T) {
 // accepted ends enriched exactly once: one table item, one enriched object,
 // an empty queue and no dead letters.
 func TestServe_CrashRecovery(t *testing.T) {
+	mustModelCache(t)
 	labeled := mustLabeled(t)
 	const copies = 8 // 1,280 tickets: enough that the kill lands mid-work
 	var tickets [][]byte
@@ -476,4 +487,54 @@ func countFiles(t *testing.T, dir string) int {
 		}
 	}
 	return n
+}
+
+// TestServe_NoModel starts the service with an empty model cache: it must
+// accept tickets and keep them pending, and /readyz must say which check
+// fails and how to get the model, rather than enrich without embeddings.
+func TestServe_NoModel(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--cache-dir", t.TempDir())
+	ticket := `{"ticket_id":"NM-1","subject":"Cannot log in","body":"reset link expired","created_at":1767534579,"customer_id":"C1"}`
+	resp, err := http.Post(srv.url+"/v1/tickets", "application/json", strings.NewReader(ticket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST ticket: status %d, want 202", resp.StatusCode)
+	}
+
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(srv.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz: status %d, want 503 without a model", resp.StatusCode)
+		}
+		if !strings.Contains(ready.Checks["embedding_model"], "loading") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still says the model is loading after 30 s: %+v", ready)
+		}
+	}
+	if msg := ready.Checks["embedding_model"]; !strings.Contains(msg, "enricher models pull") {
+		t.Errorf("/readyz embedding_model check %q does not say how to get the model", msg)
+	}
+	if st := getStatus(t, srv.url, "NM-1"); st.Status != "pending" {
+		t.Errorf("ticket status %q, want pending until the model is there", st.Status)
+	}
+	if !strings.Contains(srv.logText(), "enricher models pull") {
+		t.Errorf("the log does not say how to get the model:\n%s", srv.logText())
+	}
 }

@@ -13,7 +13,10 @@ import (
 )
 
 func runEnrich(ctx context.Context, args []string, io stdio) error {
-	var taxonomy string
+	var (
+		taxonomy string
+		emb      embedFlags
+	)
 	fs := newFlagSet("enrich", "[FILE|-]",
 		"Enriches tickets without a service: reads one JSON object, a JSON array or JSON Lines from\n"+
 			"FILE (or stdin when FILE is '-' or absent) and writes one enriched record per ticket as\n"+
@@ -24,7 +27,11 @@ func runEnrich(ctx context.Context, args []string, io stdio) error {
 			"  echo '{\"ticket_id\":\"T1\",\"subject\":\"Cannot log in\",\"body\":\"\",\"created_at\":1767534579,\"customer_id\":\"C1\"}' | enricher enrich",
 		io.err)
 	fs.StringVar(&taxonomy, "taxonomy", env("TAXONOMY_FILE", ""), "JSON taxonomy file replacing the built-in intents and keywords (env TAXONOMY_FILE)")
+	emb.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := emb.validate(); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -45,7 +52,19 @@ func runEnrich(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	e := &pipeline.Enricher{Classifier: classifier, ModelVersion: classifier.Version()}
-	return enrichStream(ctx, e, in, io.out, 1, newProgress(io.err, "enrich "+name, -1))
+	workers := 1
+	if emb.enabled {
+		model, err := emb.load(ctx)
+		if err != nil {
+			return fmt.Errorf("%w\n(or run with --embeddings=false to enrich without embeddings)", err)
+		}
+		batcher := pipeline.NewBatcher(model, emb.batch, emb.wait)
+		defer batcher.Close()
+		e.Embedder, e.EmbeddingModel = batcher, embeddingModelID
+		e.ModelVersion = embeddingVersion() + "+" + e.ModelVersion
+		workers = emb.batch // enough tickets in flight to fill a batch
+	}
+	return enrichStream(ctx, e, in, io.out, workers, newProgress(io.err, "enrich "+name, -1))
 }
 
 // recordEnricher is what enrichStream needs of the pipeline.

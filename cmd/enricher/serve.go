@@ -24,6 +24,7 @@ const shutdownGrace = 25 * time.Second
 func runServe(ctx context.Context, args []string, io stdio) error {
 	var (
 		cfg       config
+		emb       embedFlags
 		addr      string
 		dataDir   string
 		backend   string
@@ -42,11 +43,15 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.StringVar(&backend, "backend", "embedded", "backends to use: embedded (AWS is not built yet)")
 	fs.StringVar(&authToken, "auth-token", env("ENRICHER_AUTH_TOKEN", ""), "if set, /v1/* requires 'Authorization: Bearer <token>' (env ENRICHER_AUTH_TOKEN)")
 	cfg.register(fs)
+	emb.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q; see 'enricher serve --help'", fs.Args())
+	}
+	if err := emb.validate(); err != nil {
+		return err
 	}
 	if backend != "embedded" {
 		return fmt.Errorf("--backend %q is not available: only the embedded backend is built so far (AWS is issue 4)", backend)
@@ -64,6 +69,19 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	defer svc.db.Close()
+	checks := []httpapi.Check{{Name: "sqlite", Check: svc.db.Ping}}
+
+	// The model loads in the background: the API answers at once, /readyz
+	// says when embeddings can be computed, and the workers start then.
+	model := newLazyEmbedding()
+	if emb.enabled {
+		go model.load(ctx, &emb, logger)
+		batcher := pipeline.NewBatcher(model, emb.batch, emb.wait)
+		defer batcher.Close()
+		svc.enricher.Embedder, svc.enricher.EmbeddingModel = batcher, embeddingModelID
+		svc.enricher.ModelVersion = embeddingVersion() + "+" + svc.enricher.ModelVersion
+		checks = append(checks, httpapi.Check{Name: "embedding_model", Check: model.Ready})
+	}
 
 	api, err := httpapi.New(httpapi.Config{
 		Intake:    svc.intake,
@@ -71,7 +89,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 		Raw:       svc.raw,
 		Enriched:  svc.enriched,
 		Enricher:  svc.enricher,
-		Checks:    []httpapi.Check{{Name: "sqlite", Check: svc.db.Ping}},
+		Checks:    checks,
 		AuthToken: authToken,
 		Logger:    logger,
 	})
@@ -95,6 +113,11 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	workerCtx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	wg.Go(func() {
+		if emb.enabled {
+			if err := model.wait(workerCtx); err != nil {
+				return // logged by load; tickets wait in the queue
+			}
+		}
 		if err := svc.worker.Run(workerCtx); err != nil {
 			serveErr <- fmt.Errorf("worker: %w", err)
 		}
