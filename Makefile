@@ -44,7 +44,7 @@ cross:
 
 # The arm64 build's pure-Go kernels, run under qemu-user (Debian's
 # qemu-user package provides qemu-aarch64).
-test-arm64:
+test-arm64: models
 	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./ml/tensor ./ml/safetensors ./ml/tokenizer
 
 # A short run of every fuzzer over its corpus and fresh inputs; run longer
