@@ -38,14 +38,12 @@ type Server struct {
 }
 
 // Start runs moto's server for the test and stops it when the test ends.
-// The binary is $MOTO_SERVER, else moto_server on the PATH.
+// The command is $MOTO_SERVER, else moto_server on the PATH, else
+// `python3 -m moto.server` (pip may install the script where PATH does not
+// look).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin := os.Getenv("MOTO_SERVER")
-	if bin == "" {
-		bin = "moto_server"
-	}
-	path, err := exec.LookPath(bin)
+	cmd, err := motoCommand()
 	if err != nil {
 		tb.Fatalf("moto's server is needed for the AWS integration tests: %v\n"+
 			"install it with: pip install \"moto[server]==5.2.5\" (or set MOTO_SERVER to its path)", err)
@@ -55,7 +53,7 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("find a free port for moto: %v", err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &lockedBuffer{}}
-	s.cmd = exec.Command(path, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	s.cmd = exec.Command(cmd[0], append(cmd[1:], "-H", "127.0.0.1", "-p", fmt.Sprint(port))...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		tb.Fatalf("start moto: %v", err)
@@ -115,6 +113,24 @@ func (s *Server) Reset(tb testing.TB) {
 
 // Logs returns what the server printed, for failure messages.
 func (s *Server) Logs() string { return s.logs.String() }
+
+func motoCommand() ([]string, error) {
+	if bin := os.Getenv("MOTO_SERVER"); bin != "" {
+		path, err := exec.LookPath(bin)
+		return []string{path}, err
+	}
+	if path, err := exec.LookPath("moto_server"); err == nil {
+		return []string{path}, nil
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, fmt.Errorf("neither moto_server nor python3 is on the PATH")
+	}
+	if out, err := exec.Command(python, "-c", "import moto.server").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("python3 cannot import moto.server: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return []string{python, "-m", "moto.server"}, nil
+}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
