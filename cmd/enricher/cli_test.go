@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -135,13 +136,25 @@ func TestRunEnrich_Embeddings(t *testing.T) {
 	}
 }
 
-// mustModelCache fails the test unless the embedding model is in the cache
-// named by MODEL_CACHE_DIR: the test is about the real model, and a skip
+// mustModelCache makes sure the embedding model cache is there: the one
+// named by MODEL_CACHE_DIR, else the checkout's .cache/models that `make
+// models` fills (then exported to the test and its child processes). It
+// fails the test otherwise: the test is about the real model, and a skip
 // would hide that it did not run.
 func mustModelCache(t *testing.T) {
 	t.Helper()
-	if os.Getenv("MODEL_CACHE_DIR") == "" {
-		t.Fatal("MODEL_CACHE_DIR is not set: run the tests with `make test`, which puts all-MiniLM-L6-v2 in .cache/models, or set it to a cache filled by `enricher models pull`")
+	dir := os.Getenv("MODEL_CACHE_DIR")
+	if dir == "" {
+		abs, err := filepath.Abs("../../.cache/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = abs
+		t.Setenv("MODEL_CACHE_DIR", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sentence-transformers/all-MiniLM-L6-v2/model.safetensors")); err != nil {
+		t.Fatalf("the embedding model is not in %s: run the tests with `make test` (or `make models` first), "+
+			"or set MODEL_CACHE_DIR to a cache filled by `enricher models pull`: %v", dir, err)
 	}
 }
 
