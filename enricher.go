@@ -85,8 +85,11 @@ type Table interface {
 	PutItem(ctx context.Context, item Item) error
 	// GetItem returns the item of a ticket, or an error with code ENOTFOUND.
 	GetItem(ctx context.Context, ticketID string) (Item, error)
-	// ListItems returns a page of items matching f, newest (created_at)
-	// first. An invalid cursor is an EINVALID error.
+	// ListItems returns a page of the items that have an urgency and match
+	// f, newest (created_at) first. Items without one (failed tickets) are
+	// found by id only: DynamoDB's table has no index over them (DESIGN.md
+	// §2.3), and every backend behaves alike. An invalid cursor is an
+	// EINVALID error.
 	ListItems(ctx context.Context, f ListFilter) (ItemPage, error)
 }
 

@@ -351,10 +351,13 @@ func listFixture() []enricher.Item {
 
 // expectedOrder filters items as ListItems must and sorts them newest first,
 // ties broken by ticket id, descending.
+// expectedOrder is what ListItems returns: the items with an urgency (a
+// table lists tickets by urgency; failed tickets have none and are found by
+// id), filtered, newest first.
 func expectedOrder(items []enricher.Item, urgency enricher.Urgency, intent string) []string {
 	var sel []enricher.Item
 	for _, it := range items {
-		if (urgency == "" || it.Urgency == urgency) && (intent == "" || it.Intent == intent) {
+		if it.Urgency != "" && (urgency == "" || it.Urgency == urgency) && (intent == "" || it.Intent == intent) {
 			sel = append(sel, it)
 		}
 	}

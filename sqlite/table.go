@@ -212,6 +212,8 @@ func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.
 	)
 	if f.Urgency != "" {
 		where, args = append(where, "urgency = ?"), append(args, string(f.Urgency))
+	} else {
+		where = append(where, "urgency != ''") // only items with an urgency are listed (enricher.Table)
 	}
 	if f.Intent != "" {
 		where, args = append(where, "intent = ?"), append(args, f.Intent)
