@@ -187,7 +187,7 @@ func TestRunServe_BadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"aws backend", []string{"--backend", "aws"}, "not available"},
+		{"unknown backend", []string{"--backend", "gcp"}, "--backend must be embedded or aws"},
 		{"max messages", []string{"--max-messages", "11"}, "--max-messages"},
 		{"workers", []string{"--workers", "0"}, "--workers"},
 		{"log level", []string{"--log-level", "loud", "--data", "DATA"}, "LOG_LEVEL"},

@@ -53,8 +53,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the API, the workers and the embedded backends", runServe},
+		{"worker", "run only the workers (Kubernetes pods), on AWS by default", runWorker},
 		{"enrich", "enrich tickets from a file or stdin to JSON Lines, no service needed", runEnrich},
 		{"upload", "send tickets to a running service", runUpload},
+		{"setup", "create the AWS resources idempotently (--dry-run prints the plan)", runSetup},
 		{"eval", "accuracy and confusion matrices of intent and urgency on a labeled file", runEval},
 		{"models", "download (pinned, SHA-256 verified), list and verify the model files", runModels},
 	}

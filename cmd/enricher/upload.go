@@ -9,31 +9,57 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	enricher "github.com/ticket-enricher/enricher"
+	"github.com/ticket-enricher/enricher/s3"
 )
 
 func runUpload(ctx context.Context, args []string, io stdio) error {
-	var u uploader
-	var to string
+	var (
+		u         uploader
+		to        string
+		awsf      awsFlags
+		bucketRaw string
+	)
 	fs := newFlagSet("upload", "[flags] FILE...",
-		"Sends tickets (JSON object, array or JSON Lines files) to a running service, in batches.\n"+
-			"Each ticket is checked locally first: invalid ones are reported with their file and\n"+
-			"position and not sent; the rest are sent, and the command prints how many were accepted.\n"+
-			"Shows a progress bar when stdout is a terminal. Exit status 1 if any ticket was rejected.",
+		"Sends tickets (JSON object, array or JSON Lines files) to a running service, in batches,\n"+
+			"or with --to s3 straight into the raw bucket (one object per ticket, <ticket_id>.json),\n"+
+			"whose notifications then feed the workers. Each ticket is checked locally first: invalid\n"+
+			"ones are reported with their file and position and not sent; the rest are sent, and the\n"+
+			"command prints how many were accepted. Shows a progress bar when stdout is a terminal.\n"+
+			"Exit status 1 if any ticket was rejected.",
 		"  enricher upload ../shared/data/tickets-labeled.jsonl\n"+
-			"  enricher upload --api http://10.0.0.5:8080 --token \"$TOKEN\" tickets/*.json",
+			"  enricher upload --api http://10.0.0.5:8080 --token \"$TOKEN\" tickets/*.json\n"+
+			"  AWS_ENDPOINT_URL=http://127.0.0.1:5000 enricher upload --to s3 tickets.jsonl",
 		io.err)
+	awsf.register(fs)
+	fs.StringVar(&bucketRaw, "bucket-raw", env("S3_BUCKET_RAW", "tickets-raw"), "raw bucket, with --to s3 (env S3_BUCKET_RAW)")
 	fs.StringVar(&u.api, "api", env("ENRICHER_API", "http://127.0.0.1:8080"), "base URL of the service (env ENRICHER_API)")
 	fs.StringVar(&u.token, "token", env("ENRICHER_AUTH_TOKEN", ""), "bearer token, if the service requires one (env ENRICHER_AUTH_TOKEN)")
 	fs.IntVar(&u.batch, "batch", 100, "tickets per request")
-	fs.StringVar(&to, "to", "api", "destination: api (straight to S3 is not built yet)")
+	fs.StringVar(&to, "to", "api", "destination: api (the service at --api) or s3 (the raw bucket)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if to != "api" {
-		return fmt.Errorf("--to %q is not available: only uploads to the API are built so far (S3 is issue 4)", to)
+	switch to {
+	case "api":
+		u.dest = strings.TrimRight(u.api, "/")
+		u.send = u.post
+	case "s3":
+		cfg, err := awsf.config(ctx)
+		if err != nil {
+			return err
+		}
+		store, err := s3.New(cfg, bucketRaw, awsf.s3Options())
+		if err != nil {
+			return err
+		}
+		u.dest = "s3://" + bucketRaw
+		u.send = func(ctx context.Context, batch []rawUpload) (int, error) { return putObjects(ctx, store, batch) }
+	default:
+		return fmt.Errorf("--to must be api or s3, got %q", to)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -42,7 +68,7 @@ func runUpload(ctx context.Context, args []string, io stdio) error {
 	if u.batch < 1 {
 		return fmt.Errorf("--batch must be at least 1, got %d", u.batch)
 	}
-	u.api = strings.TrimRight(u.api, "/")
+	u.api = u.dest
 	u.client = &http.Client{Timeout: 60 * time.Second}
 	u.log = io.err
 
@@ -58,15 +84,24 @@ func runUpload(ctx context.Context, args []string, io stdio) error {
 		}
 	}
 	u.progress.done()
-	fmt.Fprintf(io.out, "uploaded %d tickets to %s (%d rejected)\n", u.accepted, u.api, u.rejected)
+	fmt.Fprintf(io.out, "uploaded %d tickets to %s (%d rejected)\n", u.accepted, u.dest, u.rejected)
 	if u.rejected > 0 {
 		return fmt.Errorf("%d tickets rejected: %w", u.rejected, errInput)
 	}
 	return nil
 }
 
-// uploader sends tickets to POST /v1/tickets as NDJSON batches.
+// rawUpload is one validated ticket on its way.
+type rawUpload struct {
+	id   string
+	data []byte
+}
+
+// uploader sends validated tickets in batches to a destination: POST
+// /v1/tickets as NDJSON, or the raw bucket.
 type uploader struct {
+	send       func(ctx context.Context, batch []rawUpload) (accepted int, err error)
+	dest       string
 	api, token string
 	batch      int
 	client     *http.Client
@@ -83,28 +118,29 @@ func (u *uploader) uploadFile(ctx context.Context, path string) error {
 	}
 	defer f.Close()
 	var (
-		body  bytes.Buffer
-		n     int
+		batch []rawUpload
 		first = -1
 	)
 	flush := func() error {
-		if n == 0 {
+		if len(batch) == 0 {
 			return nil
 		}
-		err := u.post(ctx, body.Bytes(), n)
+		n, err := u.send(ctx, batch)
+		u.accepted += n
+		u.progress.add(n)
 		if err != nil {
-			return fmt.Errorf("%s: tickets %d-%d: %w", path, first, first+n-1, err)
+			return fmt.Errorf("%s: tickets %d-%d: %w", path, first, first+len(batch)-1, err)
 		}
-		body.Reset()
-		n, first = 0, -1
+		batch, first = batch[:0], -1
 		return nil
 	}
 	sc := enricher.NewTicketScanner(f)
 	for sc.Scan() {
 		raw := sc.Ticket()
 		err := raw.Err
+		var t enricher.Ticket
 		if err == nil {
-			_, err = enricher.ParseTicket(raw.Data)
+			t, err = enricher.ParseTicket(raw.Data)
 		}
 		if err != nil {
 			u.rejected++
@@ -114,11 +150,12 @@ func (u *uploader) uploadFile(ctx context.Context, path string) error {
 		if first < 0 {
 			first = raw.Index
 		}
-		if err := json.Compact(&body, raw.Data); err != nil {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw.Data); err != nil {
 			return fmt.Errorf("%s: ticket %d: %w", path, raw.Index, err)
 		}
-		body.WriteByte('\n')
-		if n++; n == u.batch {
+		batch = append(batch, rawUpload{id: t.ID, data: compact.Bytes()})
+		if len(batch) == u.batch {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -130,21 +167,27 @@ func (u *uploader) uploadFile(ctx context.Context, path string) error {
 	return flush()
 }
 
-// post sends one batch, retrying connection failures and 5xx with backoff:
-// accepting a ticket twice is harmless (same object, same result).
-func (u *uploader) post(ctx context.Context, body []byte, n int) error {
+// post sends one batch to the API as NDJSON, retrying connection failures
+// and 5xx with backoff: accepting a ticket twice is harmless (same object,
+// same result).
+func (u *uploader) post(ctx context.Context, batch []rawUpload) (int, error) {
+	var body bytes.Buffer
+	for _, t := range batch {
+		body.Write(t.data)
+		body.WriteByte('\n')
+	}
 	var lastErr error
 	for attempt := range 4 {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return 0, ctx.Err()
 			case <-time.After(time.Duration(attempt*attempt) * 500 * time.Millisecond):
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.api+"/v1/tickets", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.api+"/v1/tickets", bytes.NewReader(body.Bytes()))
 		if err != nil {
-			return fmt.Errorf("build request: %w", err)
+			return 0, fmt.Errorf("build request: %w", err)
 		}
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		if u.token != "" {
@@ -153,7 +196,7 @@ func (u *uploader) post(ctx context.Context, body []byte, n int) error {
 		resp, err := u.client.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
 			lastErr = fmt.Errorf("%w (is the service running? start it with 'enricher serve' or set --api)", err)
 			continue
@@ -166,18 +209,44 @@ func (u *uploader) post(ctx context.Context, body []byte, n int) error {
 				Accepted int `json:"accepted"`
 			}
 			if err := json.Unmarshal(respBody, &ok); err != nil {
-				return fmt.Errorf("read response: %w", err)
+				return 0, fmt.Errorf("read response: %w", err)
 			}
-			u.accepted += ok.Accepted
-			u.progress.add(n)
-			return nil
+			return ok.Accepted, nil
 		case resp.StatusCode >= 500:
 			lastErr = fmt.Errorf("service answered %s: %s", resp.Status, apiErrorText(respBody))
 			continue
 		}
-		return fmt.Errorf("service answered %s: %s", resp.Status, apiErrorText(respBody))
+		return 0, fmt.Errorf("service answered %s: %s", resp.Status, apiErrorText(respBody))
 	}
-	return lastErr
+	return 0, lastErr
+}
+
+// putObjects writes each ticket of batch to the raw bucket as
+// <ticket_id>.json, a few at a time; the SDK retries transient errors.
+func putObjects(ctx context.Context, store enricher.ObjectStore, batch []rawUpload) (int, error) {
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+		errs = make(chan error, len(batch))
+		sem  = make(chan struct{}, 8)
+	)
+	for _, t := range batch {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := store.PutObject(ctx, enricher.ObjectKey(t.id), t.data); err != nil {
+				errs <- fmt.Errorf("put %s: %w", t.id, err)
+				return
+			}
+			mu.Lock()
+			done++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return done, <-errs
 }
 
 // apiErrorText renders an error body of the API, {"error":{...}}, for a
