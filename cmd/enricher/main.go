@@ -56,6 +56,7 @@ func commands() []command {
 		{"worker", "run only the workers (Kubernetes pods), on AWS by default", runWorker},
 		{"enrich", "enrich tickets from a file or stdin to JSON Lines, no service needed", runEnrich},
 		{"upload", "send tickets to a running service", runUpload},
+		{"lambda", "run as an AWS Lambda function on SQS events", runLambda},
 		{"setup", "create the AWS resources idempotently (--dry-run prints the plan)", runSetup},
 		{"eval", "accuracy and confusion matrices of intent and urgency on a labeled file", runEval},
 		{"models", "download (pinned, SHA-256 verified), list and verify the model files", runModels},
