@@ -84,34 +84,3 @@ func TestUnmarshalItem(t *testing.T) {
 		})
 	}
 }
-
-func TestDecodeCursor(t *testing.T) {
-	valid := encodeCursor(enricher.Item{TicketID: "T-9", CreatedAt: 42})
-	for _, tt := range []struct {
-		name   string
-		cursor string
-		ok     bool
-	}{
-		{"encoded", valid, true},
-		{"zero created_at", encodeCursor(enricher.Item{TicketID: "T-9"}), true},
-		{"not base64", "%%%", false},
-		{"padded base64", valid + "=", false},
-		{"empty object", "e30", false},
-		{"no ticket id", "eyJjIjoxfQ", false},                    // {"c":1}
-		{"unknown field", "eyJjIjoxLCJ0IjoiVCIsIngiOjF9", false}, // {"c":1,"t":"T","x":1}
-		{"trailing data", "eyJjIjoxLCJ0IjoiVCJ9e30", false},      // {"c":1,"t":"T"}{}
-		{"too long", strings.Repeat("A", maxCursorLen+1), false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := decodeCursor(tt.cursor)
-			if !tt.ok {
-				enrichertest.MustCode(t, err, enricher.EINVALID)
-				return
-			}
-			enrichertest.MustNoError(t, err, "decode")
-			if c.CreatedAt == nil || c.TicketID != "T-9" {
-				t.Errorf("got cursor %+v, want ticket T-9", c)
-			}
-		})
-	}
-}

@@ -2,12 +2,9 @@ package dynamodb
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,9 +13,6 @@ import (
 
 	"github.com/ticket-enricher/enricher"
 )
-
-// maxCursorLen bounds the cursors ListItems decodes; real ones are short.
-const maxCursorLen = 512
 
 // ListItems returns a page of items matching f, newest created_at first,
 // ties by ticket id descending, as every enricher.Table orders them.
@@ -67,9 +61,9 @@ func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.
 		}
 		urgencies = []enricher.Urgency{f.Urgency}
 	}
-	var after *cursor
+	var after *enricher.ListPosition
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := enricher.DecodeCursor(f.Cursor)
 		if err != nil {
 			return enricher.ItemPage{}, err
 		}
@@ -112,7 +106,7 @@ func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.
 		}
 		if len(items) == limit {
 			// One more item exists: there is a next page.
-			return enricher.ItemPage{Items: items, NextCursor: encodeCursor(items[limit-1])}, nil
+			return enricher.ItemPage{Items: items, NextCursor: enricher.EncodeCursor(items[limit-1])}, nil
 		}
 		parts[best].pop()
 		items = append(items, head)
@@ -135,7 +129,7 @@ type partition struct {
 	table   *Table
 	urgency enricher.Urgency
 	intent  string
-	after   *cursor
+	after   *enricher.ListPosition
 	size    int32
 
 	buf   []enricher.Item // read, not yet merged, in list order
@@ -182,7 +176,7 @@ func (p *partition) fetch(ctx context.Context) error {
 	if p.after != nil {
 		in.KeyConditionExpression = aws.String("#u = :u AND #c <= :c")
 		in.ExpressionAttributeNames["#c"] = attrCreatedAt
-		in.ExpressionAttributeValues[":c"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(*p.after.CreatedAt, 10)}
+		in.ExpressionAttributeValues[":c"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(p.after.CreatedAt, 10)}
 	}
 	if p.intent != "" {
 		in.FilterExpression = aws.String("#i = :i")
@@ -198,7 +192,7 @@ func (p *partition) fetch(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("query %s %s: %w", IndexName, p.urgency, err)
 		}
-		if a := p.after; a != nil && it.CreatedAt == *a.CreatedAt && it.TicketID >= a.TicketID {
+		if a := p.after; a != nil && it.CreatedAt == a.CreatedAt && it.TicketID >= a.TicketID {
 			continue // a tie at the cursor, returned on an earlier page
 		}
 		p.buf = append(p.buf, it)
@@ -215,37 +209,6 @@ func (p *partition) fetch(ctx context.Context) error {
 	p.start = out.LastEvaluatedKey
 	p.done = len(p.start) == 0
 	return nil
-}
-
-// cursor is the position after the last item of a page: its sort key.
-type cursor struct {
-	CreatedAt *int64 `json:"c"`
-	TicketID  string `json:"t"`
-}
-
-func encodeCursor(it enricher.Item) string {
-	b, _ := json.Marshal(cursor{CreatedAt: &it.CreatedAt, TicketID: it.TicketID}) // cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor returns the position in s, or EINVALID for anything
-// encodeCursor could not have written.
-func decodeCursor(s string) (cursor, error) {
-	invalid := enricher.Errorf(enricher.EINVALID, "list items: invalid cursor %q: pass the next_cursor of the previous page unchanged", clip(s))
-	if len(s) > maxCursorLen {
-		return cursor{}, invalid
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, invalid
-	}
-	var c cursor
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.CreatedAt == nil || c.TicketID == "" || dec.More() {
-		return cursor{}, invalid
-	}
-	return c, nil
 }
 
 func clip(s string) string {

@@ -508,7 +508,7 @@ func TestTable_ListItemsTies(t *testing.T) {
 		want   []string
 	}{
 		{"first page", "", []string{"T-d", "T-c", "T-b", "T-a"}},
-		{"after a tie", encodeCursor(item("T-c", 100)), []string{"T-b", "T-a"}},
+		{"after a tie", enricher.EncodeCursor(item("T-c", 100)), []string{"T-b", "T-a"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tbl := &Table{client: &fakeAPI{pages: pages()}, name: "tickets"}

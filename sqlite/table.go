@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,9 +14,6 @@ import (
 // processedAtLayout is enricher.FormatTime's layout in UTC: fixed width, so
 // timestamps compare correctly as strings, in SQL as in DynamoDB.
 const processedAtLayout = "2006-01-02T15:04:05.000Z"
-
-// maxCursorLen bounds the cursors ListItems decodes; real ones are short.
-const maxCursorLen = 512
 
 // Table is the tickets table (DESIGN.md §2.3) in a DB; it implements
 // enricher.Table. It is safe for concurrent use.
@@ -151,35 +146,6 @@ func scanItem(s scanner) (enricher.Item, error) {
 	return it, nil
 }
 
-// cursor is the position after the last item of a page: its sort key.
-type cursor struct {
-	CreatedAt *int64 `json:"c"`
-	TicketID  string `json:"t"`
-}
-
-func encodeCursor(it enricher.Item) string {
-	b, _ := json.Marshal(cursor{CreatedAt: &it.CreatedAt, TicketID: it.TicketID}) // cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (cursor, error) {
-	invalid := enricher.Errorf(enricher.EINVALID, "list items: invalid cursor %q: pass the next_cursor of the previous page unchanged", clip(s))
-	if len(s) > maxCursorLen {
-		return cursor{}, invalid
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, invalid
-	}
-	var c cursor
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.CreatedAt == nil || c.TicketID == "" || dec.More() {
-		return cursor{}, invalid
-	}
-	return c, nil
-}
-
 func clip(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "..."
@@ -219,14 +185,14 @@ func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.
 		where, args = append(where, "intent = ?"), append(args, f.Intent)
 	}
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := enricher.DecodeCursor(f.Cursor)
 		if err != nil {
 			return enricher.ItemPage{}, err
 		}
 		// The first condition bounds the index range; the second
 		// excludes the ties already returned.
 		where = append(where, "created_at <= ?", "(created_at < ? OR ticket_id < ?)")
-		args = append(args, *c.CreatedAt, *c.CreatedAt, c.TicketID)
+		args = append(args, c.CreatedAt, c.CreatedAt, c.TicketID)
 	}
 	query := `SELECT ` + itemColumns + ` FROM items`
 	if len(where) > 0 {
@@ -254,7 +220,7 @@ func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.
 	page := enricher.ItemPage{Items: items}
 	if len(items) > limit {
 		page.Items = items[:limit]
-		page.NextCursor = encodeCursor(items[limit-1])
+		page.NextCursor = enricher.EncodeCursor(items[limit-1])
 	}
 	return page, nil
 }
