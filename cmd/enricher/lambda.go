@@ -20,17 +20,7 @@ func runLambda(ctx context.Context, args []string, io stdio) error {
 		"  MODEL_CACHE_DIR=/opt/models enricher lambda",
 		io.err)
 	f.register(fs, "aws")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	logger, err := f.cfg.logger(io.out)
-	if err != nil {
-		return err
-	}
-	svc, err := openService(ctx, &f, logger)
+	svc, logger, err := f.start(ctx, fs, args, io)
 	if err != nil {
 		return err
 	}

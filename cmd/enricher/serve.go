@@ -51,6 +51,26 @@ func (f *serviceFlags) validate() error {
 	return f.emb.validate()
 }
 
+// start parses args, checks them and opens the service, with the logger
+// of the configured level; the caller closes the service.
+func (f *serviceFlags) start(ctx context.Context, fs *flag.FlagSet, args []string, io stdio) (*service, *slog.Logger, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, fmt.Errorf("unexpected arguments %q; see 'enricher %s --help'", fs.Args(), fs.Name())
+	}
+	if err := f.validate(); err != nil {
+		return nil, nil, err
+	}
+	logger, err := f.cfg.logger(io.out)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := openService(ctx, f, logger)
+	return svc, logger, err
+}
+
 // service is the pipeline wired on one set of backends.
 type service struct {
 	raw, enriched enricher.ObjectStore
@@ -192,20 +212,7 @@ func runServe(ctx context.Context, args []string, io stdio) error {
 	fs.StringVar(&addr, "addr", env("ENRICHER_ADDR", "127.0.0.1:8080"), "address to listen on; port 0 picks a free one (env ENRICHER_ADDR)")
 	fs.StringVar(&authToken, "auth-token", env("ENRICHER_AUTH_TOKEN", ""), "if set, /v1/* requires 'Authorization: Bearer <token>' (env ENRICHER_AUTH_TOKEN)")
 	f.register(fs, "embedded")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; see 'enricher serve --help'", fs.Args())
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	logger, err := f.cfg.logger(io.out)
-	if err != nil {
-		return err
-	}
-	svc, err := openService(ctx, &f, logger)
+	svc, logger, err := f.start(ctx, fs, args, io)
 	if err != nil {
 		return err
 	}
@@ -292,20 +299,7 @@ func runWorker(ctx context.Context, args []string, io stdio) error {
 			"  AWS_ENDPOINT_URL=http://127.0.0.1:5000 enricher worker --workers 8",
 		io.err)
 	f.register(fs, "aws")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; see 'enricher worker --help'", fs.Args())
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	logger, err := f.cfg.logger(io.out)
-	if err != nil {
-		return err
-	}
-	svc, err := openService(ctx, &f, logger)
+	svc, logger, err := f.start(ctx, fs, args, io)
 	if err != nil {
 		return err
 	}
