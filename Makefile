@@ -56,6 +56,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPostTickets$$' -fuzztime $(FUZZTIME) ./httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ml/safetensors
 	$(GO) test -run '^$$' -fuzz '^FuzzWordPiece$$' -fuzztime $(FUZZTIME) ./ml/tokenizer
+	$(GO) test -run '^$$' -fuzz '^FuzzBPE$$' -fuzztime $(FUZZTIME) ./ml/tokenizer
 
 bench: models
 	$(GO) test -run '^$$' -bench . -benchmem ./...
