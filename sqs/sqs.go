@@ -235,7 +235,7 @@ func (q *Queue) Receive(ctx context.Context, max int, wait time.Duration) ([]enr
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("receive messages from %s: %w", q.name, err)
 	}
-	out, err := q.client.ReceiveMessage(ctx, q.receiveInput(max, wait))
+	out, err := q.poll(ctx, q.receiveInput(max, wait), wait)
 	if err != nil {
 		return nil, translate(ctx, err, "receive messages from %s", q.name)
 	}
@@ -254,6 +254,45 @@ func (q *Queue) Receive(ctx context.Context, max int, wait time.Duration) ([]enr
 		}
 	}
 	return msgs, nil
+}
+
+// pollGrace is how long after its wait a long poll may take to answer.
+const pollGrace = 5 * time.Second
+
+// poll runs one ReceiveMessage. Cancelling ctx does not end the long poll
+// on SQS's side: it may still hand messages to the poll whose caller has
+// gone, and they would stay hidden for the whole visibility timeout, each
+// with a receive spent. So the request runs on a context ctx does not
+// cancel, bounded by the wait; when ctx ends first, poll waits for the
+// answer and hands back whatever it brought (visibility 0) before
+// returning ctx's error. A worker's shutdown may therefore take up to one
+// poll wait, which the grace period covers.
+func (q *Queue) poll(ctx context.Context, in *awssqs.ReceiveMessageInput, wait time.Duration) (*awssqs.ReceiveMessageOutput, error) {
+	pollCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(max(wait, 0), MaxWait)+pollGrace)
+	defer cancel()
+	type answer struct {
+		out *awssqs.ReceiveMessageOutput
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := q.client.ReceiveMessage(pollCtx, in)
+		done <- answer{out, err}
+	}()
+	select {
+	case a := <-done:
+		return a.out, a.err
+	case <-ctx.Done():
+	}
+	if a := <-done; a.err == nil {
+		for _, m := range a.out.Messages {
+			// Best effort: a message not handed back reappears after its
+			// visibility timeout anyway.
+			q.client.ChangeMessageVisibility(pollCtx, &awssqs.ChangeMessageVisibilityInput{
+				QueueUrl: aws.String(q.url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		}
+	}
+	return nil, ctx.Err()
 }
 
 // receiveInput is the ReceiveMessage request of Receive(max, wait).

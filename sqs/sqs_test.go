@@ -2,6 +2,7 @@ package sqs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -411,5 +412,32 @@ func TestQueue_Stats(t *testing.T) {
 	enrichertest.MustNoError(t, err, "stats without a dead-letter queue")
 	if st != (Stats{}) {
 		t.Errorf("empty queue without a dead-letter queue: got %+v, want zeros", st)
+	}
+}
+
+// TestQueue_ReceiveCancelled shows that a message SQS hands to a long poll
+// whose caller has gone (a worker stopping) is handed back at once, instead
+// of staying hidden for the queue's whole visibility timeout.
+func TestQueue_ReceiveCancelled(t *testing.T) {
+	e := startEmulator(t)
+	q := e.MustQueuePair(t, "cancelled", 5*time.Minute, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Receive(ctx, 1, 3*time.Second)
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the poll is open on the server
+	cancel()
+	// The message arrives while the abandoned poll is still open.
+	if err := q.Send(context.Background(), []byte("late")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled receive: got %v, want context.Canceled", err)
+	}
+	msgs, err := q.Receive(context.Background(), 1, 5*time.Second)
+	if err != nil || len(msgs) != 1 || string(msgs[0].Body) != "late" {
+		t.Fatalf("next receive: got %d messages, %v; want the late message at once, not after the 5 min visibility timeout", len(msgs), err)
 	}
 }
