@@ -185,7 +185,7 @@ func (p *partition) fetch(ctx context.Context) error {
 	}
 	out, err := p.table.client.Query(ctx, in)
 	if err != nil {
-		return translate(ctx, fmt.Sprintf("query %s %s", IndexName, p.urgency), err)
+		return p.table.translate(ctx, fmt.Sprintf("query %s %s", IndexName, p.urgency), err)
 	}
 	for _, av := range out.Items {
 		it, err := unmarshalItem(av)

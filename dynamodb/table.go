@@ -184,7 +184,7 @@ func (t *Table) put(ctx context.Context, item enricher.Item, av map[string]types
 		if isConditionFailure(err) {
 			return conflict(item, "", err)
 		}
-		return translate(ctx, fmt.Sprintf("put item %q", item.TicketID), err)
+		return t.translate(ctx, fmt.Sprintf("put item %q", item.TicketID), err)
 	}
 	return t.sweep(ctx, item.TicketID, ours)
 }
@@ -223,7 +223,7 @@ func (t *Table) sweep(ctx context.Context, ticketID string, ours version) error 
 		// A failed condition means the item was rewritten since the
 		// read: its writer sweeps after its own write.
 		if err != nil && !isConditionFailure(err) {
-			return translate(ctx, fmt.Sprintf("put item %q: delete older item (created_at %d)", ticketID, v.createdAt), err)
+			return t.translate(ctx, fmt.Sprintf("put item %q: delete older item (created_at %d)", ticketID, v.createdAt), err)
 		}
 	}
 	if keep.processedAt > ours.processedAt {
@@ -270,7 +270,7 @@ func (t *Table) query(ctx context.Context, ticketID string, projection *string) 
 	for {
 		out, err := t.client.Query(ctx, in)
 		if err != nil {
-			return nil, translate(ctx, fmt.Sprintf("query items of %q", ticketID), err)
+			return nil, t.translate(ctx, fmt.Sprintf("query items of %q", ticketID), err)
 		}
 		items = append(items, out.Items...)
 		if len(out.LastEvaluatedKey) == 0 {
@@ -372,13 +372,13 @@ func retryable(err error) bool {
 // translate turns an SDK error into the service's terms: a missing table is
 // ENOTREADY (run `enricher setup`), an item over DynamoDB's 400 KB limit is
 // ETOOLARGE; anything else stays an internal error, with the cause kept.
-func translate(ctx context.Context, op string, err error) error {
+func (t *Table) translate(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
 	var rnf *types.ResourceNotFoundException
 	if errors.As(err, &rnf) {
-		return enricher.Errorf(enricher.ENOTREADY, "%s: the DynamoDB table does not exist (run enricher setup): %w", op, err)
+		return enricher.Errorf(enricher.ENOTREADY, "%s: DynamoDB table %q does not exist (run enricher setup, or check DYNAMODB_TABLE): %w", op, t.name, err)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "size has exceeded") {

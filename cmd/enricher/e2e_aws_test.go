@@ -542,7 +542,7 @@ func TestWorker_AWSPoisonMessages(t *testing.T) {
 		t.Errorf("dead letter body %s: refs %v (%v), want the S3 notification of %s", aws.ToString(dead.Body), refs, err, enricher.ObjectKey(stuck))
 	}
 	reason := aws.ToString(dead.MessageAttributes[sqs.AttrReason].StringValue)
-	for _, want := range []string{"gave up after 2 attempts", "table does not exist"} {
+	for _, want := range []string{"gave up after 2 attempts", `table "no-such-table" does not exist`} {
 		if !strings.Contains(reason, want) {
 			t.Errorf("dead letter reason %q does not mention %q", reason, want)
 		}
