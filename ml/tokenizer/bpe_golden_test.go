@@ -2,8 +2,6 @@ package tokenizer
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -32,61 +30,12 @@ type bpeGoldenCase struct {
 	Decoded string  `json:"decoded"`
 }
 
-func mustReadBPEGolden(tb testing.TB, path string) []bpeGoldenCase {
-	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatalf("open golden file: %v", err)
-	}
-	defer f.Close()
-	var out []bpeGoldenCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		var c bpeGoldenCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			tb.Fatalf("%s:%d: %v", path, line, err)
-		}
-		out = append(out, c)
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("read %s: %v", path, err)
-	}
-	return out
-}
-
-// bpeFirstDiff describes where got and want part, with the tokens around
-// it, so a failure says which rule broke rather than just "ids differ".
-func bpeFirstDiff(t *BPE, got, want []int32) string {
-	k := 0
-	for k < len(got) && k < len(want) && got[k] == want[k] {
-		k++
-	}
-	show := func(ids []int32) string {
-		lo, hi := max(0, k-3), min(len(ids), k+4)
-		var b strings.Builder
-		for i := lo; i < hi; i++ {
-			if i == k {
-				b.WriteString(">>")
-			}
-			tok := "?"
-			if ids[i] >= 0 && int(ids[i]) < len(t.tokens) {
-				tok = t.tokens[ids[i]]
-			}
-			fmt.Fprintf(&b, "%q(%d) ", tok, ids[i])
-		}
-		return b.String()
-	}
-	return fmt.Sprintf("first difference at token %d (got %d ids, want %d)\n  got:  %s\n  want: %s",
-		k, len(got), len(want), show(got), show(want))
-}
-
 // TestBPE_Golden compares every text of the golden file, written by Hugging
 // Face tokenizers, id for id, and the decoding of its ids character for
 // character.
 func TestBPE_Golden(t *testing.T) {
 	tok := mustLoadBPE(t, DefaultBPEOptions())
-	cases := mustReadBPEGolden(t, "testdata/bpe_golden.jsonl")
+	cases := mustReadJSONL[bpeGoldenCase](t, "testdata/bpe_golden.jsonl")
 	if len(cases) < 2000 {
 		t.Fatalf("got %d golden texts, want at least 2000", len(cases))
 	}
@@ -99,7 +48,7 @@ func TestBPE_Golden(t *testing.T) {
 			}
 			bad++
 			if bad <= 10 {
-				t.Errorf("text %d %+q: %s", i, truncateText(c.Text), bpeFirstDiff(tok, got, c.IDs))
+				t.Errorf("text %d %+q: %s", i, truncateText(c.Text), firstDiff(tok.tokens, got, c.IDs))
 			}
 		}
 		if bad > 0 {

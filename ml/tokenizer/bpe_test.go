@@ -163,7 +163,7 @@ func TestBPE_Encode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := mustLoadBPE(t, BPEOptions{MaxLen: tt.maxLen, MaskLStrip: true})
 			if got := tok.Encode(tt.text); !slices.Equal(got, tt.want) {
-				t.Errorf("Encode(%.40q) with MaxLen %d: %s", tt.text, tt.maxLen, bpeFirstDiff(tok, got, tt.want))
+				t.Errorf("Encode(%.40q) with MaxLen %d: %s", tt.text, tt.maxLen, firstDiff(tok.tokens, got, tt.want))
 			}
 		})
 	}

@@ -15,18 +15,19 @@ type goldenCase struct {
 	IDs  []int32 `json:"ids"`
 }
 
-func mustReadGolden(tb testing.TB, path string) []goldenCase {
+// mustReadJSONL reads a golden file of JSON Lines, one case a line.
+func mustReadJSONL[T any](tb testing.TB, path string) []T {
 	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatalf("open golden file: %v", err)
 	}
 	defer f.Close()
-	var out []goldenCase
+	var out []T
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
 	for line := 1; sc.Scan(); line++ {
-		var c goldenCase
+		var c T
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			tb.Fatalf("%s:%d: %v", path, line, err)
 		}
@@ -40,7 +41,7 @@ func mustReadGolden(tb testing.TB, path string) []goldenCase {
 
 // firstDiff describes where got and want part, with the tokens around it,
 // so a failure says which rule broke rather than just "ids differ".
-func firstDiff(t *WordPiece, got, want []int32) string {
+func firstDiff(tokens []string, got, want []int32) string {
 	k := 0
 	for k < len(got) && k < len(want) && got[k] == want[k] {
 		k++
@@ -53,8 +54,8 @@ func firstDiff(t *WordPiece, got, want []int32) string {
 				b.WriteString(">>")
 			}
 			tok := "?"
-			if ids[i] >= 0 && int(ids[i]) < len(t.tokens) {
-				tok = t.tokens[ids[i]]
+			if ids[i] >= 0 && int(ids[i]) < len(tokens) {
+				tok = tokens[ids[i]]
 			}
 			fmt.Fprintf(&b, "%q(%d) ", tok, ids[i])
 		}
@@ -91,7 +92,7 @@ func TestWordPiece_Golden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := mustLoad(t, WordPieceOptions{Lowercase: tt.lowercase, MaxLen: 256})
-			cases := mustReadGolden(t, tt.file)
+			cases := mustReadJSONL[goldenCase](t, tt.file)
 			if len(cases) < tt.minTexts {
 				t.Fatalf("got %d golden texts, want at least %d", len(cases), tt.minTexts)
 			}
@@ -103,7 +104,7 @@ func TestWordPiece_Golden(t *testing.T) {
 				}
 				bad++
 				if bad <= 10 {
-					t.Errorf("text %d %+q: %s", i, truncateText(c.Text), firstDiff(tok, got, c.IDs))
+					t.Errorf("text %d %+q: %s", i, truncateText(c.Text), firstDiff(tok.tokens, got, c.IDs))
 				}
 			}
 			if bad > 0 {

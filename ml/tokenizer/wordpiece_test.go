@@ -258,7 +258,7 @@ func TestLoadWordPiece(t *testing.T) {
 // -race) and checks every result against the sequential one.
 func TestWordPiece_EncodeConcurrent(t *testing.T) {
 	tok := mustLoad(t, DefaultWordPieceOptions())
-	cases := mustReadGolden(t, "testdata/wordpiece_golden.jsonl")[:400]
+	cases := mustReadJSONL[goldenCase](t, "testdata/wordpiece_golden.jsonl")[:400]
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
 	for g := 0; g < 8; g++ {
@@ -268,7 +268,7 @@ func TestWordPiece_EncodeConcurrent(t *testing.T) {
 			for i := range cases {
 				c := cases[(i+g*50)%len(cases)]
 				if got := tok.Encode(c.Text); !slices.Equal(got, c.IDs) {
-					errs <- firstDiff(tok, got, c.IDs)
+					errs <- firstDiff(tok.tokens, got, c.IDs)
 					return
 				}
 			}
