@@ -10,25 +10,6 @@ import (
 // modeling_bart modules, with a Forward method over a matrix of rows (the
 // tokens of one encoder input, or one new token per beam in the decoder).
 
-// linear is a dense layer y = x W^T + b with W pre-packed once at load, so
-// that a decoding step for a handful of beams does not pay for packing the
-// weights again.
-type linear struct {
-	w       *tensor.PackedB
-	bias    []float32
-	in, out int
-}
-
-// newLinear packs w ([out, in], PyTorch's layout).
-func newLinear(w, bias []float32, in, out int) linear {
-	return linear{w: tensor.PackB(true, w, in, in, out), bias: bias, in: in, out: out}
-}
-
-// Forward sets dst[rows, out] = x[rows, in] W^T + b.
-func (l *linear) Forward(k *tensor.Kernels, dst, x []float32, rows int) {
-	k.MatMulPacked(dst[:rows*l.out], x[:rows*l.in], l.w, l.bias, rows)
-}
-
 // layerNorm is torch.nn.LayerNorm over the model dimension.
 type layerNorm struct {
 	gamma, beta []float32
@@ -74,14 +55,14 @@ func (e *embeddings) Forward(k *tensor.Kernels, x []float32, ids []int32, start 
 
 // feedForward is fc1, exact GELU, fc2, the residual and final_layer_norm.
 type feedForward struct {
-	fc1, fc2 linear
+	fc1, fc2 tensor.Linear
 	norm     layerNorm
 }
 
 // Forward updates x[rows, d] in place: x = LN(x + fc2(GELU(fc1(x)))).
 // mid holds rows*ffn floats and tmp rows*d.
 func (f *feedForward) Forward(k *tensor.Kernels, x, mid, tmp []float32, rows int) {
-	d, ffn := f.fc1.in, f.fc1.out
+	d, ffn := f.fc1.In, f.fc1.Out
 	mid = mid[:rows*ffn]
 	f.fc1.Forward(k, mid, x, rows)
 	k.GELU(mid, mid)
@@ -94,7 +75,7 @@ func (f *feedForward) Forward(k *tensor.Kernels, x, mid, tmp []float32, rows int
 // v fused into one product of width 3d) then the feed-forward block, each
 // followed by its residual and LayerNorm (post-norm).
 type encoderLayer struct {
-	qkv, out linear
+	qkv, out tensor.Linear
 	norm     layerNorm
 	ffn      feedForward
 	heads    int
@@ -107,7 +88,7 @@ type encScratch struct {
 
 // Forward runs the layer over x[n, d] in place.
 func (l *encoderLayer) Forward(k *tensor.Kernels, s *encScratch, x []float32, n int) {
-	d := l.out.in
+	d := l.out.In
 	hd := d / l.heads
 	scale := attnScale(hd)
 	l.qkv.Forward(k, s.qkv, x, n)
@@ -134,10 +115,10 @@ func attnScale(headDim int) float32 {
 // cache, cross-attention over the encoder output, then the feed-forward
 // block, each followed by its residual and LayerNorm.
 type decoderLayer struct {
-	selfQKV, selfOut linear
+	selfQKV, selfOut tensor.Linear
 	selfNorm         layerNorm
-	crossQ, crossOut linear
-	crossKV          linear // [2d, d]: k_proj then v_proj of encoder_attn, run once per input
+	crossQ, crossOut tensor.Linear
+	crossKV          tensor.Linear // [2d, d]: k_proj then v_proj of encoder_attn, run once per input
 	crossNorm        layerNorm
 	ffn              feedForward
 	heads            int
@@ -148,7 +129,7 @@ type decoderLayer struct {
 // self-attention cache, to which the new keys and values are appended at
 // position st.len; cross is the encoder's [n, 2d] keys and values.
 func (l *decoderLayer) Forward(k *tensor.Kernels, st *DecoderState, c *layerCache, cross []float32, x []float32) {
-	b, d := st.beams, l.selfOut.in
+	b, d := st.beams, l.selfOut.In
 	hd := d / l.heads
 	scale := attnScale(hd)
 	t, capa := st.len, st.cap

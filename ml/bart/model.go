@@ -119,27 +119,27 @@ func (l *loader) get(name string, shape ...int) []float32 {
 }
 
 // linear reads a dense layer's weight [out, in] and bias [out].
-func (l *loader) linear(name string, in, out int) linear {
+func (l *loader) linear(name string, in, out int) tensor.Linear {
 	w := l.get(name+".weight", out, in)
 	b := l.get(name+".bias", out)
 	if l.err != nil {
-		return linear{}
+		return tensor.Linear{}
 	}
-	return newLinear(w, b, in, out)
+	return tensor.NewLinear(w, b, in, out)
 }
 
 // fused reads several dense layers of the same input width as one, their
 // outputs side by side (q, k, v into one product of width 3d).
-func (l *loader) fused(in, out int, names ...string) linear {
+func (l *loader) fused(in, out int, names ...string) tensor.Linear {
 	var ws, bs [][]float32
 	for _, n := range names {
 		ws = append(ws, l.get(n+".weight", out, in))
 		bs = append(bs, l.get(n+".bias", out))
 	}
 	if l.err != nil {
-		return linear{}
+		return tensor.Linear{}
 	}
-	return newLinear(slices.Concat(ws...), slices.Concat(bs...), in, out*len(names))
+	return tensor.NewLinear(slices.Concat(ws...), slices.Concat(bs...), in, out*len(names))
 }
 
 // norm reads a LayerNorm's weight and bias.

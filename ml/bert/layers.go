@@ -21,25 +21,6 @@ type span struct {
 	off, n int
 }
 
-// linear is a dense layer y = x W^T + b with W pre-packed once at load, so
-// that a product for a handful of tokens does not pay for packing 600 KB of
-// weights again.
-type linear struct {
-	w       *tensor.PackedB
-	bias    []float32
-	in, out int
-}
-
-// newLinear packs w ([out, in], PyTorch's layout).
-func newLinear(w, bias []float32, in, out int) linear {
-	return linear{w: tensor.PackB(true, w, in, in, out), bias: bias, in: in, out: out}
-}
-
-// Forward sets dst[rows, out] = x[rows, in] W^T + b.
-func (l *linear) Forward(k *tensor.Kernels, dst, x []float32, rows int) {
-	k.MatMulPacked(dst[:rows*l.out], x[:rows*l.in], l.w, l.bias, rows)
-}
-
 // layerNorm is torch.nn.LayerNorm over the hidden dimension.
 type layerNorm struct {
 	gamma, beta []float32
@@ -86,8 +67,8 @@ func (e *embeddings) Forward(k *tensor.Kernels, x []float32, ids [][]int32, seqs
 // LayerNorm. No mask is needed: a sequence's rows are exactly its tokens, so
 // attending to all of them is what the padded batch does with its mask.
 type selfAttention struct {
-	qkv     linear // [3h, h]: query, then key, then value
-	out     linear
+	qkv     tensor.Linear // [3h, h]: query, then key, then value
+	out     tensor.Linear
 	norm    layerNorm
 	heads   int
 	headDim int
@@ -160,13 +141,13 @@ func (a *selfAttention) head(k *tensor.Kernels, qkv, ctx, scores []float32, sp s
 // intermediate width, exact GELU, a dense layer back, the residual and a
 // LayerNorm.
 type feedForward struct {
-	up, down linear
+	up, down tensor.Linear
 	norm     layerNorm
 }
 
 // Forward updates x[rows, h] in place: x = LN(x + GELU(x W1^T + b1) W2^T + b2).
 func (f *feedForward) Forward(k *tensor.Kernels, s *arena, x []float32, rows int) {
-	h, inter := f.up.in, f.up.out
+	h, inter := f.up.In, f.up.Out
 	mid := s.inter[:rows*inter]
 	f.up.Forward(k, mid, x, rows)
 	parallelRows(rows, inter, func(r0, r1 int) {

@@ -151,13 +151,13 @@ func (l *loader) get(name string, shape ...int) []float32 {
 }
 
 // linear reads a dense layer's weight [out, in] and bias [out].
-func (l *loader) linear(name string, in, out int) linear {
+func (l *loader) linear(name string, in, out int) tensor.Linear {
 	w := l.get(name+".weight", out, in)
 	b := l.get(name+".bias", out)
 	if l.err != nil {
-		return linear{}
+		return tensor.Linear{}
 	}
-	return newLinear(w, b, in, out)
+	return tensor.NewLinear(w, b, in, out)
 }
 
 // norm reads a LayerNorm's weight and bias.
@@ -204,7 +204,7 @@ func (m *Model) loadWeights(dir string) error {
 		}
 		m.layers[i] = encoderLayer{
 			attn: selfAttention{
-				qkv:     newLinear(slices.Concat(q, k, v), slices.Concat(qb, kb, vb), h, 3*h),
+				qkv:     tensor.NewLinear(slices.Concat(q, k, v), slices.Concat(qb, kb, vb), h, 3*h),
 				out:     out,
 				norm:    norm1,
 				heads:   c.Heads,

@@ -65,8 +65,8 @@ func TestSelfAttention_Forward(t *testing.T) {
 					t.Fatal(err)
 				}
 				att := selfAttention{
-					qkv:   newLinear(concat(f["qw"], f["kw"], f["vw"]), concat(f["qb"], f["kb"], f["vb"]), h, 3*h),
-					out:   newLinear(f["ow"], f["ob"], h, h),
+					qkv:   tensor.NewLinear(concat(f["qw"], f["kw"], f["vw"]), concat(f["qb"], f["kb"], f["vb"]), h, 3*h),
+					out:   tensor.NewLinear(f["ow"], f["ob"], h, h),
 					norm:  layerNorm{gamma: f["g"], beta: f["beta"], eps: 1e-12},
 					heads: heads, headDim: d,
 				}
