@@ -101,16 +101,7 @@ func (l *loader) get(name string, shape ...int) []float32 {
 	if l.err != nil {
 		return nil
 	}
-	info, ok := l.f.Info(name)
-	if !ok {
-		l.err = invalidFile(l.dir, weightsFile, fmt.Errorf("tensor %q is missing", name))
-		return nil
-	}
-	if !slices.Equal(info.Shape, shape) {
-		l.err = invalidFile(l.dir, weightsFile, fmt.Errorf("tensor %q has shape %v, want %v", name, info.Shape, shape))
-		return nil
-	}
-	data, err := l.f.Float32(name)
+	data, err := l.f.Float32Shape(name, shape...)
 	if err != nil {
 		l.err = invalidFile(l.dir, weightsFile, err)
 		return nil

@@ -132,17 +132,7 @@ func (l *loader) get(name string, shape ...int) []float32 {
 	if l.err != nil {
 		return nil
 	}
-	full := l.prefix + name
-	info, ok := l.f.Info(full)
-	if !ok {
-		l.err = invalidFile(l.dir, weightsFile, fmt.Errorf("tensor %q is missing", full))
-		return nil
-	}
-	if !slices.Equal(info.Shape, shape) {
-		l.err = invalidFile(l.dir, weightsFile, fmt.Errorf("tensor %q has shape %v, want %v", full, info.Shape, shape))
-		return nil
-	}
-	data, err := l.f.Float32(full)
+	data, err := l.f.Float32Shape(l.prefix+name, shape...)
 	if err != nil {
 		l.err = invalidFile(l.dir, weightsFile, err)
 		return nil

@@ -209,6 +209,22 @@ func (f *File) Float32(name string) ([]float32, error) {
 	return nil, fmt.Errorf("read safetensors %s: tensor %q: dtype %s cannot be read as float32 (F32, F16 and BF16 can)", f.display(), name, t.DType)
 }
 
+// Float32Shape is Float32 for a tensor that must have exactly the given
+// shape, as a model's loader expects of every weight: a missing tensor or
+// another shape is an error naming both shapes, before any data is read.
+func (f *File) Float32Shape(name string, shape ...int) ([]float32, error) {
+	t, err := f.tensor(name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("read safetensors %s: tensor %q is missing: %w", f.display(), name, ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(t.Shape, shape) {
+		return nil, fmt.Errorf("read safetensors %s: tensor %q has shape %v, want %v", f.display(), name, t.Shape, shape)
+	}
+	return f.Float32(name)
+}
+
 // tensor finds a tensor for the readers, failing on a closed File rather
 // than handing out a slice of unmapped memory.
 func (f *File) tensor(name string) (TensorInfo, error) {

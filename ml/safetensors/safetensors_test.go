@@ -489,3 +489,45 @@ func TestWrite_writerError(t *testing.T) {
 		}
 	}
 }
+
+func TestFile_Float32Shape(t *testing.T) {
+	data := make([]byte, 6*4)
+	for i := range 6 {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i)))
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, []Tensor{{Name: "w", DType: F32, Shape: []int{2, 3}, Data: data}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, tensor string
+		shape        []int
+		wantErr      string
+	}{
+		{"right shape", "w", []int{2, 3}, ""},
+		{"transposed", "w", []int{3, 2}, `tensor "w" has shape [2 3], want [3 2]`},
+		{"flattened", "w", []int{6}, "has shape [2 3], want [6]"},
+		{"missing", "b", []int{3}, `tensor "b" is missing`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.Float32Shape(tt.tensor, tt.shape...)
+			if tt.wantErr == "" {
+				if err != nil || len(got) != 6 || got[5] != 5 {
+					t.Fatalf("got %v, %v; want [0 1 2 3 4 5]", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want it to contain %q", err, tt.wantErr)
+			}
+			if tt.name == "missing" && !errors.Is(err, ErrNotFound) {
+				t.Errorf("got %v, want ErrNotFound in the chain", err)
+			}
+		})
+	}
+}
