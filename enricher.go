@@ -98,3 +98,15 @@ const (
 	DefaultListLimit = 50
 	MaxListLimit     = 500
 )
+
+// PageSize is the page size every Table uses for f: DefaultListLimit for
+// 0, capped at MaxListLimit; a negative limit is EINVALID.
+func (f ListFilter) PageSize() (int, error) {
+	switch {
+	case f.Limit < 0:
+		return 0, Errorf(EINVALID, "list items: negative limit %d", f.Limit)
+	case f.Limit == 0:
+		return DefaultListLimit, nil
+	}
+	return min(f.Limit, MaxListLimit), nil
+}

@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 )
 
@@ -154,9 +155,27 @@ type Item struct {
 	Failure           *Failure `json:"failure,omitempty"`
 }
 
+// timeLayout is FormatTime's layout: RFC 3339 in UTC with milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
 // FormatTime formats t as the contract's timestamps are: RFC 3339 in UTC with
 // millisecond precision. Fixed precision keeps them sortable as strings,
 // which the table's "newer result wins" rule relies on.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	return t.UTC().Format(timeLayout)
+}
+
+// ValidProcessedAt accepts "" (a pending item, older than any result) and
+// timestamps that FormatTime could have written, the only ones that compare
+// correctly as strings; every Table checks ProcessedAt with it before a
+// conditional write.
+func ValidProcessedAt(s string) error {
+	if s == "" {
+		return nil
+	}
+	tm, err := time.Parse(timeLayout, s)
+	if err != nil || FormatTime(tm) != s {
+		return fmt.Errorf("processed_at %q is not RFC 3339 UTC with milliseconds (%s)", s, "2006-01-02T15:04:05.000Z")
+	}
+	return nil
 }

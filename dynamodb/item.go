@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -34,24 +33,6 @@ const (
 	attrFailureMessage    = "failure_message"
 )
 
-// processedAtLayout is enricher.FormatTime's layout in UTC: fixed width, so
-// that processed_at compares correctly as a string in condition
-// expressions, which is what "newer result wins" rests on.
-const processedAtLayout = "2006-01-02T15:04:05.000Z"
-
-// validProcessedAt accepts "" (a pending item, older than any result) and
-// timestamps that enricher.FormatTime could have written.
-func validProcessedAt(s string) error {
-	if s == "" {
-		return nil
-	}
-	tm, err := time.Parse(processedAtLayout, s)
-	if err != nil || tm.Format(processedAtLayout) != s {
-		return fmt.Errorf("processed_at %q is not RFC 3339 UTC with milliseconds (%s)", s, processedAtLayout)
-	}
-	return nil
-}
-
 // marshalItem returns the attributes of it, or an EINVALID error for an item
 // the table cannot hold faithfully. Empty strings and zero confidences are
 // left out: DynamoDB rejects an empty string as an index key, and an item
@@ -62,7 +43,7 @@ func marshalItem(it enricher.Item) (map[string]types.AttributeValue, error) {
 	if it.TicketID == "" {
 		return nil, enricher.Errorf(enricher.EINVALID, "put item: empty ticket id")
 	}
-	if err := validProcessedAt(it.ProcessedAt); err != nil {
+	if err := enricher.ValidProcessedAt(it.ProcessedAt); err != nil {
 		return nil, enricher.Errorf(enricher.EINVALID, "put item %q: %w", it.TicketID, err)
 	}
 	if it.Urgency != "" {

@@ -45,14 +45,9 @@ import (
 // The index is eventually consistent: an item written a moment ago may be
 // missing from a list, though GetItem sees it.
 func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.ItemPage, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return enricher.ItemPage{}, enricher.Errorf(enricher.EINVALID, "list items: negative limit %d", limit)
-	case limit == 0:
-		limit = enricher.DefaultListLimit
-	case limit > enricher.MaxListLimit:
-		limit = enricher.MaxListLimit
+	limit, err := f.PageSize()
+	if err != nil {
+		return enricher.ItemPage{}, err
 	}
 	urgencies := enricher.Urgencies()
 	if f.Urgency != "" {

@@ -6,14 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ticket-enricher/enricher"
 )
-
-// processedAtLayout is enricher.FormatTime's layout in UTC: fixed width, so
-// timestamps compare correctly as strings, in SQL as in DynamoDB.
-const processedAtLayout = "2006-01-02T15:04:05.000Z"
 
 // Table is the tickets table (DESIGN.md §2.3) in a DB; it implements
 // enricher.Table. It is safe for concurrent use.
@@ -48,7 +43,7 @@ func (t *Table) PutItem(ctx context.Context, item enricher.Item) error {
 	if item.TicketID == "" {
 		return enricher.Errorf(enricher.EINVALID, "put item: empty ticket id")
 	}
-	if err := validProcessedAt(item.ProcessedAt); err != nil {
+	if err := enricher.ValidProcessedAt(item.ProcessedAt); err != nil {
 		return enricher.Errorf(enricher.EINVALID, "put item %q: %w", item.TicketID, err)
 	}
 	var code, msg sql.NullString
@@ -98,19 +93,6 @@ func orNone(s string) string {
 	return s
 }
 
-// validProcessedAt accepts "" and timestamps that FormatTime could have
-// written.
-func validProcessedAt(s string) error {
-	if s == "" {
-		return nil
-	}
-	tm, err := time.Parse(processedAtLayout, s)
-	if err != nil || tm.Format(processedAtLayout) != s {
-		return fmt.Errorf("processed_at %q is not RFC 3339 UTC with milliseconds (%s)", s, processedAtLayout)
-	}
-	return nil
-}
-
 // GetItem returns the item of a ticket, or ENOTFOUND.
 func (t *Table) GetItem(ctx context.Context, ticketID string) (enricher.Item, error) {
 	row := t.db.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE ticket_id = ?`, ticketID)
@@ -158,14 +140,9 @@ func clip(s string) string {
 // the sort key of the last item, so items added between pages neither repeat
 // nor shift later pages, and every page costs an index range scan.
 func (t *Table) ListItems(ctx context.Context, f enricher.ListFilter) (enricher.ItemPage, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return enricher.ItemPage{}, enricher.Errorf(enricher.EINVALID, "list items: negative limit %d", limit)
-	case limit == 0:
-		limit = enricher.DefaultListLimit
-	case limit > enricher.MaxListLimit:
-		limit = enricher.MaxListLimit
+	limit, err := f.PageSize()
+	if err != nil {
+		return enricher.ItemPage{}, err
 	}
 	if f.Urgency != "" {
 		if _, ok := enricher.ParseUrgency(string(f.Urgency)); !ok {

@@ -39,3 +39,46 @@ func TestDecodeCursor(t *testing.T) {
 		})
 	}
 }
+
+func TestListFilter_PageSize(t *testing.T) {
+	tests := []struct {
+		limit, want int
+		wantErr     bool
+	}{
+		{0, enricher.DefaultListLimit, false},
+		{1, 1, false},
+		{enricher.MaxListLimit, enricher.MaxListLimit, false},
+		{enricher.MaxListLimit + 1, enricher.MaxListLimit, false},
+		{-1, 0, true},
+	}
+	for _, tt := range tests {
+		got, err := enricher.ListFilter{Limit: tt.limit}.PageSize()
+		if tt.wantErr {
+			if enricher.ErrorCode(err) != enricher.EINVALID {
+				t.Errorf("PageSize(%d): got error %v, want code %s", tt.limit, err, enricher.EINVALID)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("PageSize(%d) = %d, %v; want %d", tt.limit, got, err, tt.want)
+		}
+	}
+}
+
+func TestValidProcessedAt(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"", true},
+		{"2026-01-31T09:30:00.000Z", true},
+		{"2026-01-31T09:30:00Z", false},          // not fixed width: would sort wrong
+		{"2026-01-31T09:30:00.000+01:00", false}, // not UTC
+		{"yesterday", false},
+	}
+	for _, tt := range tests {
+		if err := enricher.ValidProcessedAt(tt.in); (err == nil) != tt.ok {
+			t.Errorf("ValidProcessedAt(%q) = %v, want ok %v", tt.in, err, tt.ok)
+		}
+	}
+}
